@@ -1,0 +1,67 @@
+/*
+ * cli.c: what the subcommands share: finding and loading the config,
+ * parsing times given on the command line, usage errors.
+ */
+#include "resolver/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "embargo_config.h"
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("embargo: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+const char *cli_config_path(const char *given)
+{
+	static const char *const candidates[] = {
+		EMBARGO_SYSCONFDIR "/embargo.yaml",
+		"config/embargo.yaml",
+		EMBARGO_SOURCE_CONFIG,
+	};
+	if (given)
+		return given;
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (access(candidates[i], R_OK) == 0)
+			return candidates[i];
+	return candidates[0]; /* reported as missing by the loader */
+}
+
+int cli_parse_time(const char *opt, const char *s, int64_t *out)
+{
+	const char *why = NULL;
+	if (cfg_time_parse(s, out, &why) < 0)
+		return cli_usage_error("%s: bad time \"%s\": %s", opt, s, why);
+	return 0;
+}
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+int cli_load(const char *path, cfg **c, policy **p)
+{
+	cfg_diags diags = {0};
+	*c = cfg_load(path, &diags);
+	*p = *c && cfg_apply_env(*c, env_get, &diags) == 0 ? policy_new(*c, &diags) : NULL;
+	if (!*p) {
+		cfg_diags_print(&diags, stderr);
+		cfg_diags_free(&diags);
+		cfg_free(*c);
+		*c = NULL;
+		return CLI_EXIT_INVALID;
+	}
+	cfg_diags_free(&diags);
+	return 0;
+}

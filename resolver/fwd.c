@@ -1,0 +1,459 @@
+/*
+ * fwd.c: requests in flight, their upstream attempts and failover.
+ *
+ * One fwd_req per distinct question (lower-cased name, type, class, and the
+ * DO/CD/RD bits, which change the answer); clients asking the same question
+ * meanwhile wait on it. Queries carrying EDNS options of their own are never
+ * shared, since an option (ECS, say) may change the answer.
+ *
+ * An attempt is a fresh connected UDP socket (the kernel picks a random
+ * source port, RFC 5452, and drops datagrams from any other address or port)
+ * with a fresh random ID; a reply with TC set is asked again over TCP of the
+ * same upstream. A timeout, a socket error, a malformed reply, or a SERVFAIL
+ * / REFUSED / FORMERR / NOTIMP answer moves on to the next upstream. When all
+ * are spent, the last of those answers is passed on, or else SERVFAIL with
+ * EDE 22.
+ */
+#include "resolver/fwd.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "resolver/listen_tcp.h"
+#include "resolver/log.h"
+#include "resolver/query.h"
+
+#define FWD_BUCKETS 16384           /* power of two */
+#define FWD_MAX_WAITERS 65536       /* clients waiting, all requests together */
+#define FWD_PKT_MAX 1500            /* a forwarded query; bigger ones are refused */
+#define FWD_KEY_MAX (WIRE_NAME_MAX + 5)
+
+typedef struct fwd_waiter {
+	struct fwd_waiter *next;
+	client c;                  /* a TCP client holds a connection reference */
+	wire_query q;              /* edns_opts cleared: the packet is gone */
+} fwd_waiter;
+
+typedef struct fwd_req {
+	struct fwd_req *hnext;     /* hash chain; NULL when not shared */
+	struct fwd_req *next, *prev; /* every request, for shutdown */
+	fwd *f;
+	uint32_t hash;
+	bool shared;               /* in the table */
+	uint8_t key[FWD_KEY_MAX];
+	size_t keylen;
+	fwd_waiter *waiters;
+	wire_query q;              /* the question as asked upstream */
+	uint8_t pkt[FWD_PKT_MAX];  /* the query sent; the ID changes per attempt */
+	size_t pkt_len;
+	size_t up;                 /* the upstream of the current attempt */
+	uint16_t id;
+	int fd;                    /* UDP attempt, or -1 */
+	struct event *ev_read;
+	struct event *ev_timer;    /* deadline of the current attempt */
+	struct bufferevent *bev;   /* TCP attempt */
+	uint8_t *fallback;         /* the last SERVFAIL-like reply, owned */
+	size_t fallback_len;
+	uint16_t fallback_id;      /* the ID it answered */
+} fwd_req;
+
+struct fwd {
+	daemon_ctx *d;
+	fwd_req *buckets[FWD_BUCKETS];
+	fwd_req *all;
+	size_t n_reqs, n_waiters;
+	uint8_t rbuf[WIRE_TCP_MAX];
+};
+
+static void attempt_start(fwd_req *r);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+fwd *fwd_new(daemon_ctx *d)
+{
+	fwd *f = calloc(1, sizeof(*f));
+	if (f)
+		f->d = d;
+	return f;
+}
+
+size_t fwd_inflight(const fwd *f)
+{
+	return f->n_reqs;
+}
+
+static uint32_t key_hash(const uint8_t *k, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ k[i]) * 16777619u;
+	return h;
+}
+
+/* Key: lower-cased qname, qtype, qclass, and the bits that change the answer. */
+static size_t make_key(const wire_query *q, uint8_t key[FWD_KEY_MAX])
+{
+	memcpy(key, q->qname, q->qname_len);
+	for (size_t i = 0; i < q->qname_len; i++)
+		if (key[i] >= 'A' && key[i] <= 'Z')
+			key[i] += 'a' - 'A';
+	size_t n = q->qname_len;
+	key[n++] = q->qtype >> 8;
+	key[n++] = q->qtype & 0xff;
+	key[n++] = q->qclass >> 8;
+	key[n++] = q->qclass & 0xff;
+	key[n++] = (uint8_t)(q->edns_do | q->cd << 1 | q->rd << 2 | q->edns << 3);
+	return n;
+}
+
+static void attempt_stop(fwd_req *r)
+{
+	if (r->ev_read) {
+		event_free(r->ev_read);
+		r->ev_read = NULL;
+	}
+	if (r->fd >= 0) {
+		close(r->fd);
+		r->fd = -1;
+	}
+	if (r->bev) {
+		bufferevent_free(r->bev);
+		r->bev = NULL;
+	}
+	evtimer_del(r->ev_timer);
+}
+
+static void waiter_free(fwd *f, fwd_waiter *w)
+{
+	if (w->c.t == TRANSPORT_TCP)
+		tcp_conn_unref(w->c.conn);
+	free(w);
+	f->n_waiters--;
+}
+
+static void req_unlink(fwd_req *r)
+{
+	if (!r->shared)
+		return;
+	fwd_req **pp = &r->f->buckets[r->hash & (FWD_BUCKETS - 1)];
+	while (*pp && *pp != r)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = r->hnext;
+	r->shared = false;
+}
+
+static void req_free(fwd_req *r)
+{
+	fwd *f = r->f;
+	req_unlink(r);
+	attempt_stop(r);
+	event_free(r->ev_timer);
+	while (r->waiters) {
+		fwd_waiter *w = r->waiters;
+		r->waiters = w->next;
+		waiter_free(f, w);
+	}
+	free(r->fallback);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		f->all = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	free(r);
+	f->n_reqs--;
+}
+
+/* Answers every waiter with `reply` (or SERVFAIL when NULL) and ends r. */
+static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_reply *rep)
+{
+	fwd *f = r->f;
+	daemon_ctx *d = f->d;
+	req_unlink(r);  /* nobody new may join while we answer */
+	for (fwd_waiter *w = r->waiters; w; w = w->next) {
+		if (reply)
+			query_answer_reply(d, &w->c, &w->q, reply, len, rep);
+		else
+			query_answer_servfail(d, &w->c, &w->q);
+	}
+	req_free(r);
+	daemon_maybe_exit(d);
+}
+
+static void next_upstream(fwd_req *r)
+{
+	attempt_stop(r);
+	r->up++;
+	if (r->up < r->f->d->n_upstreams) {
+		attempt_start(r);
+		return;
+	}
+	if (r->fallback) {
+		wire_reply rep;
+		if (wire_check_reply(r->fallback, r->fallback_len, r->fallback_id, r->q.qname, r->q.qtype,
+				     r->q.qclass, &rep) == WIRE_OK) {
+			req_finish(r, r->fallback, r->fallback_len, &rep);
+			return;
+		}
+	}
+	req_finish(r, NULL, 0, NULL);
+}
+
+static bool rcode_tries_next(uint16_t rcode)
+{
+	return rcode == WIRE_RCODE_SERVFAIL || rcode == WIRE_RCODE_REFUSED ||
+	       rcode == WIRE_RCODE_FORMERR || rcode == WIRE_RCODE_NOTIMP;
+}
+
+static void start_tcp(fwd_req *r);
+
+/* A reply that passed wire_check_reply. */
+static void on_reply(fwd_req *r, const uint8_t *pkt, size_t len, const wire_reply *rep, bool tcp)
+{
+	daemon_ctx *d = r->f->d;
+	d->stats.upstream_replies++;
+	if (rep->tc && !tcp) {
+		d->stats.tcp_fallback++;
+		attempt_stop(r);
+		start_tcp(r);
+		return;
+	}
+	if (rcode_tries_next(rep->rcode) && r->up + 1 < d->n_upstreams) {
+		uint8_t *copy = malloc(len);
+		if (copy) {
+			memcpy(copy, pkt, len);
+			free(r->fallback);
+			r->fallback = copy;
+			r->fallback_len = len;
+			r->fallback_id = r->id;
+		}
+		next_upstream(r);
+		return;
+	}
+	req_finish(r, pkt, len, rep);
+}
+
+static void on_udp_read(evutil_socket_t fd, short what, void *arg)
+{
+	fwd_req *r = arg;
+	fwd *f = r->f;
+	daemon_ctx *d = f->d;
+	(void)what;
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(fd, f->rbuf, sizeof(f->rbuf), 0);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			d->stats.upstream_errors++;
+			next_upstream(r);  /* e.g. ECONNREFUSED: nothing listens there */
+			return;
+		}
+		wire_reply rep;
+		int rc = wire_check_reply(f->rbuf, (size_t)n, r->id, r->q.qname, r->q.qtype,
+					  r->q.qclass, &rep);
+		if (rc == WIRE_EMISMATCH) {
+			d->stats.upstream_mismatch++;
+			continue;
+		}
+		if (rc != WIRE_OK) {
+			d->stats.upstream_errors++;
+			next_upstream(r);
+			return;
+		}
+		on_reply(r, f->rbuf, (size_t)n, &rep, false);
+		return;
+	}
+}
+
+static void arm_timer(fwd_req *r)
+{
+	uint32_t ms = r->f->d->cfg->timeout_ms;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	evtimer_add(r->ev_timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	fwd_req *r = arg;
+	(void)fd;
+	(void)what;
+	r->f->d->stats.upstream_timeouts++;
+	next_upstream(r);
+}
+
+static void attempt_start(fwd_req *r)
+{
+	daemon_ctx *d = r->f->d;
+	const upstream *u = &d->upstreams[r->up];
+
+	r->id = (uint16_t)arc4random();
+	wire_set_id(r->pkt, r->id);
+	r->fd = socket(u->sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (r->fd < 0 || connect(r->fd, (const struct sockaddr *)&u->sa, u->salen) < 0 ||
+	    send(r->fd, r->pkt, r->pkt_len, 0) < 0) {
+		d->stats.upstream_errors++;
+		next_upstream(r);
+		return;
+	}
+	r->ev_read = event_new(d->base, r->fd, EV_READ | EV_PERSIST, on_udp_read, r);
+	if (!r->ev_read || event_add(r->ev_read, NULL) < 0) {
+		next_upstream(r);
+		return;
+	}
+	arm_timer(r);
+}
+
+static void on_tcp_read(struct bufferevent *bev, void *arg)
+{
+	fwd_req *r = arg;
+	daemon_ctx *d = r->f->d;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	uint8_t hdr[2];
+	if (evbuffer_copyout(in, hdr, 2) < 2)
+		return;
+	size_t len = (size_t)hdr[0] << 8 | hdr[1];
+	if (evbuffer_get_length(in) < len + 2)
+		return;
+	evbuffer_drain(in, 2);
+	evbuffer_remove(in, r->f->rbuf, len);
+	wire_reply rep;
+	if (wire_check_reply(r->f->rbuf, len, r->id, r->q.qname, r->q.qtype, r->q.qclass, &rep) !=
+	    WIRE_OK) {
+		d->stats.upstream_mismatch++;
+		next_upstream(r);
+		return;
+	}
+	on_reply(r, r->f->rbuf, len, &rep, true);
+}
+
+static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
+{
+	fwd_req *r = arg;
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	r->f->d->stats.upstream_errors++;
+	next_upstream(r);
+}
+
+static void start_tcp(fwd_req *r)
+{
+	daemon_ctx *d = r->f->d;
+	const upstream *u = &d->upstreams[r->up];
+	uint8_t len2[2] = { (uint8_t)(r->pkt_len >> 8), (uint8_t)r->pkt_len };
+
+	r->id = (uint16_t)arc4random();
+	wire_set_id(r->pkt, r->id);
+	r->bev = bufferevent_socket_new(d->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!r->bev) {
+		next_upstream(r);
+		return;
+	}
+	bufferevent_setcb(r->bev, on_tcp_read, NULL, on_tcp_event, r);
+	bufferevent_write(r->bev, len2, 2);
+	bufferevent_write(r->bev, r->pkt, r->pkt_len);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(r->bev, (const struct sockaddr *)&u->sa, (int)u->salen) < 0) {
+		d->stats.upstream_errors++;
+		next_upstream(r);
+		return;
+	}
+	arm_timer(r);
+}
+
+static fwd_req *find_shared(fwd *f, uint32_t hash, const uint8_t *key, size_t keylen)
+{
+	for (fwd_req *r = f->buckets[hash & (FWD_BUCKETS - 1)]; r; r = r->hnext)
+		if (r->hash == hash && r->keylen == keylen && !memcmp(r->key, key, keylen))
+			return r;
+	return NULL;
+}
+
+static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q)
+{
+	fwd_waiter *w = malloc(sizeof(*w));
+	if (!w)
+		return;
+	w->c = *c;
+	w->q = *q;
+	w->q.edns_opts = NULL;
+	w->q.edns_opts_len = 0;
+	if (c->t == TRANSPORT_TCP)
+		tcp_conn_ref(c->conn);
+	w->next = r->waiters;
+	r->waiters = w;
+	f->n_waiters++;
+}
+
+void fwd_submit(fwd *f, const client *c, const wire_query *q)
+{
+	daemon_ctx *d = f->d;
+	if (f->n_waiters >= FWD_MAX_WAITERS) {
+		d->stats.dropped++;  /* overload: shed, as a resolver's jostle does */
+		return;
+	}
+	uint8_t key[FWD_KEY_MAX];
+	size_t keylen = make_key(q, key);
+	uint32_t hash = key_hash(key, keylen);
+	bool shareable = q->edns_opts_len == 0;
+	if (shareable) {
+		fwd_req *r = find_shared(f, hash, key, keylen);
+		if (r) {
+			d->stats.coalesced++;
+			add_waiter(f, r, c, q);
+			return;
+		}
+	}
+
+	fwd_req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->f = f;
+	r->fd = -1;
+	r->q = *q;
+	r->q.edns_opts = NULL;
+	r->pkt_len = wire_build_forward(q, 0, r->pkt, sizeof(r->pkt));
+	r->ev_timer = evtimer_new(d->base, on_timer, r);
+	if (!r->pkt_len || !r->ev_timer) {
+		if (r->ev_timer)
+			event_free(r->ev_timer);
+		free(r);
+		query_answer_servfail(d, c, q);
+		return;
+	}
+	f->n_reqs++;
+	r->next = f->all;
+	if (f->all)
+		f->all->prev = r;
+	f->all = r;
+	add_waiter(f, r, c, q);
+	if (shareable) {
+		memcpy(r->key, key, keylen);
+		r->keylen = keylen;
+		r->hash = hash;
+		r->shared = true;
+		size_t b = hash & (FWD_BUCKETS - 1);
+		r->hnext = f->buckets[b];
+		f->buckets[b] = r;
+	}
+	if (!d->n_upstreams) {
+		req_finish(r, NULL, 0, NULL);
+		return;
+	}
+	attempt_start(r);
+}
+
+void fwd_free(fwd *f)
+{
+	if (!f)
+		return;
+	while (f->all)
+		req_free(f->all);
+	free(f);
+}

@@ -1,0 +1,36 @@
+/*
+ * fwd.h: the forwarder: queries in flight to the upstreams.
+ *
+ * Owns: one request per distinct question in flight (identical questions
+ * share it: no thundering herd), the upstream attempts for it (UDP from a
+ * fresh socket, so a random source port, and a fresh random ID each time;
+ * TCP when the reply is truncated), the per-attempt timeout and the failover
+ * to the next upstream, and handing the reply to every waiting client.
+ * A reply is accepted only from the upstream's address and port (connected
+ * sockets), with the ID and the question that were sent.
+ */
+#ifndef EMBARGO_FWD_H
+#define EMBARGO_FWD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resolver/daemon.h"
+
+typedef struct fwd fwd;
+
+fwd *fwd_new(daemon_ctx *d);
+/* Drops every request in flight without answering it. */
+void fwd_free(fwd *f);
+
+/*
+ * Forwards client c's query q (q->edns_opts is read during the call only).
+ * The client is answered later, through query_answer_reply or
+ * query_answer_servfail.
+ */
+void fwd_submit(fwd *f, const client *c, const wire_query *q);
+
+/* Requests in flight. */
+size_t fwd_inflight(const fwd *f);
+
+#endif

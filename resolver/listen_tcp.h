@@ -1,0 +1,36 @@
+/*
+ * listen_tcp.h: TCP listeners and their connections (RFC 7766): two-octet
+ * length framing, many queries per connection, pipelined queries answered as
+ * each completes (out of order), an idle timeout, and a cap on connections
+ * that closes the least recently active idle one first.
+ *
+ * A connection is reference counted: each query in flight holds one, so an
+ * answer for a connection that was closed meanwhile is simply dropped.
+ */
+#ifndef EMBARGO_LISTEN_TCP_H
+#define EMBARGO_LISTEN_TCP_H
+
+#include <stddef.h>
+
+#include "resolver/daemon.h"
+
+typedef struct tcp_server tcp_server;
+typedef struct tcp_conn tcp_conn;
+
+#define TCP_IDLE_MS 10000        /* close a connection quiet this long */
+#define TCP_MAX_CONNS 1024       /* all listeners together */
+#define TCP_MAX_PENDING 128      /* queries in flight per connection, then stop reading */
+#define TCP_MAX_OUTPUT (1 << 20) /* unread answers; past this the client is closed */
+
+tcp_server *tcp_server_new(daemon_ctx *d, const cfg_addr *a, char *err, size_t errlen);
+/* Stops accepting; existing connections stay until tcp_close_all. */
+void tcp_server_free(tcp_server *s);
+/* Closes every connection (at shutdown). */
+void tcp_close_all(daemon_ctx *d);
+
+void tcp_conn_ref(tcp_conn *c);
+void tcp_conn_unref(tcp_conn *c);
+/* Queues one framed answer; dropped if the connection is closed. */
+void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len);
+
+#endif

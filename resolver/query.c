@@ -1,0 +1,136 @@
+/*
+ * query.c: the per-query logic between the transports and the forwarder.
+ *
+ * Block and error answers are built into the daemon's scratch buffer and
+ * sent at once: no allocation on that path. Everything else goes to the
+ * forwarder (fwd.c), which calls back query_answer_reply.
+ */
+#include "resolver/query.h"
+
+#include <string.h>
+
+#include "resolver/fwd.h"
+
+static bool access_allowed(const daemon_ctx *d, const cfg_ip *ip)
+{
+	const cfg *c = d->cfg;
+	for (size_t i = 0; i < c->n_access; i++)
+		if (cfg_net_contains(&c->access[i], ip))
+			return true;
+	return false;
+}
+
+static void send_error(daemon_ctx *d, const client *c, const wire_query *q, uint16_t rcode,
+		       int32_t ede, const char *text)
+{
+	size_t n = wire_build_error(q, rcode, ede, text, d->out, daemon_answer_cap(c, q));
+	if (n)
+		daemon_send(d, c, d->out, n);
+}
+
+/* Maps the policy's answer onto the wire builder's and sends it. */
+static void send_block(daemon_ctx *d, const client *c, const wire_query *q, const policy_match *m)
+{
+	wire_block b = {
+		.ttl = d->cfg->sinkhole.ttl,
+		.serial = (uint32_t)m->rule->effective,
+		.soa_owner = m->entry,
+		.ede_code = m->rule->vendor->ede,
+		.ede_text = m->rule->ede_text,
+	};
+	memcpy(b.sink4, d->cfg->sinkhole.ipv4.addr, 4);
+	memcpy(b.sink6, d->cfg->sinkhole.ipv6.addr, 16);
+	switch (m->answer) {
+	case POLICY_ANS_REFUSED: b.kind = WIRE_BLOCK_REFUSED; break;
+	case POLICY_ANS_NXDOMAIN: b.kind = WIRE_BLOCK_NXDOMAIN; break;
+	case POLICY_ANS_SINK_A: b.kind = WIRE_BLOCK_SINK_A; break;
+	case POLICY_ANS_SINK_AAAA: b.kind = WIRE_BLOCK_SINK_AAAA; break;
+	case POLICY_ANS_NODATA:
+	case POLICY_ANS_NONE: b.kind = WIRE_BLOCK_NODATA; break;
+	}
+	size_t n = wire_build_block(q, &b, d->out, daemon_answer_cap(c, q));
+	if (n)
+		daemon_send(d, c, d->out, n);
+}
+
+void query_handle(daemon_ctx *d, const client *c, const uint8_t *pkt, size_t len)
+{
+	wire_query q;
+	int rc = wire_parse_query(pkt, len, &q);
+
+	d->stats.queries[c->t]++;
+	switch (rc) {
+	case WIRE_OK:
+		break;
+	case WIRE_EDROP:
+		d->stats.dropped++;
+		return;
+	case WIRE_ENOTIMP:
+		d->stats.notimp++;
+		send_error(d, c, &q, WIRE_RCODE_NOTIMP, WIRE_EDE_NONE, NULL);
+		return;
+	case WIRE_EBADVERS:
+		send_error(d, c, &q, WIRE_RCODE_BADVERS, WIRE_EDE_NONE, NULL);
+		return;
+	default:
+		d->stats.formerr++;
+		send_error(d, c, &q, WIRE_RCODE_FORMERR, WIRE_EDE_NONE, NULL);
+		return;
+	}
+
+	if (!access_allowed(d, &c->ip)) {
+		d->stats.refused_access++;
+		send_error(d, c, &q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL);
+		return;
+	}
+
+	policy_match m;
+	policy_decide(d->pol, q.qname, q.qtype, &c->ip, daemon_now(d), &m);
+	switch (m.verdict) {
+	case POLICY_BLOCK:
+		d->stats.blocked++;
+		send_block(d, c, &q, &m);
+		return;
+	case POLICY_AUDIT:
+		d->stats.audited++;
+		break;
+	case POLICY_EXEMPT:
+		d->stats.exempt++;
+		break;
+	case POLICY_PASS:
+		break;
+	}
+	d->stats.forwarded++;
+	fwd_submit(d->fwd, c, &q);
+}
+
+void query_answer_reply(daemon_ctx *d, const client *c, const wire_query *q,
+			const uint8_t *reply, size_t len, const wire_reply *r)
+{
+	if (r->chain_overflow) {
+		/* A chain longer than we checked: fail closed. */
+		query_answer_servfail(d, c, q);
+		return;
+	}
+	int64_t now = daemon_now(d);
+	for (size_t i = 0; i < r->n_chain; i++) {
+		policy_match m;
+		policy_decide(d->pol, r->chain[i], q->qtype, &c->ip, now, &m);
+		if (m.verdict == POLICY_BLOCK) {
+			d->stats.cloaked++;
+			d->stats.blocked++;
+			send_block(d, c, q, &m);
+			return;
+		}
+	}
+	size_t n = wire_reply_to_client(reply, len, r, q, d->out, daemon_answer_cap(c, q));
+	if (n)
+		daemon_send(d, c, d->out, n);
+}
+
+void query_answer_servfail(daemon_ctx *d, const client *c, const wire_query *q)
+{
+	d->stats.servfail++;
+	send_error(d, c, q, WIRE_RCODE_SERVFAIL, WIRE_EDE_NO_REACHABLE_AUTHORITY,
+		   "no upstream answered");
+}

@@ -1,0 +1,129 @@
+/*
+ * wire_impl.h: private helpers shared by the wire_*.c files; not API.
+ *
+ * Big-endian loads/stores, a bounded output buffer that latches failure (so a
+ * builder writes straight through and checks once at the end), and the RR
+ * header reader that both the query parser and the reply checker use.
+ */
+#ifndef EMBARGO_RESOLVER_WIRE_IMPL_H
+#define EMBARGO_RESOLVER_WIRE_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "resolver/wire.h"
+
+static inline uint16_t wire_get16(const uint8_t *p)
+{
+	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t wire_get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void wire_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Header field offsets. */
+enum {
+	WIRE_OFF_ID = 0,
+	WIRE_OFF_FLAGS = 2,
+	WIRE_OFF_QDCOUNT = 4,
+	WIRE_OFF_ANCOUNT = 6,
+	WIRE_OFF_NSCOUNT = 8,
+	WIRE_OFF_ARCOUNT = 10,
+};
+
+#define WIRE_OPCODE(flags) ((uint8_t)(((flags) >> 11) & 0xF))
+#define WIRE_OPT_DO 0x8000u   /* in the low 16 bits of the OPT TTL */
+#define WIRE_PTR_MAX 0x3FFFu  /* largest offset a compression pointer can hold */
+
+/* Output buffer: writes past cap set `fail` and are dropped. */
+typedef struct wire_buf {
+	uint8_t *p;
+	size_t cap, len;
+	bool fail;
+} wire_buf;
+
+static inline void wire_buf_init(wire_buf *b, uint8_t *out, size_t cap)
+{
+	b->p = out;
+	b->cap = out ? cap : 0;
+	b->len = 0;
+	b->fail = false;
+}
+
+static inline bool wire_buf_room(const wire_buf *b, size_t n)
+{
+	return !b->fail && n <= b->cap - b->len;
+}
+
+static inline void wire_buf_bytes(wire_buf *b, const void *src, size_t n)
+{
+	if (!wire_buf_room(b, n)) {
+		b->fail = true;
+		return;
+	}
+	if (n)
+		memcpy(b->p + b->len, src, n);
+	b->len += n;
+}
+
+static inline void wire_buf_u16(wire_buf *b, uint16_t v)
+{
+	uint8_t t[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	wire_buf_bytes(b, t, 2);
+}
+
+static inline void wire_buf_u32(wire_buf *b, uint32_t v)
+{
+	uint8_t t[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	wire_buf_bytes(b, t, 4);
+}
+
+/* Patches a 16-bit field already written at `at`. */
+static inline void wire_buf_set16(wire_buf *b, size_t at, uint16_t v)
+{
+	if (!b->fail && at + 2 <= b->len)
+		wire_put16(b->p + at, v);
+}
+
+/* One resource record as located in a packet. */
+typedef struct wire_rr {
+	size_t start;          /* owner name */
+	size_t owner_end;      /* past the owner name: TYPE */
+	uint16_t type, rclass;
+	uint32_t ttl;
+	size_t rdata;          /* RDATA offset */
+	uint16_t rdlen;
+	size_t end;            /* past RDATA */
+} wire_rr;
+
+/* Reads the RR at pkt[pos] (owner skipped, not decompressed); checks that
+ * the fixed fields and RDATA lie within len. 0 or WIRE_EMALFORMED. */
+int wire_rr_read(const uint8_t *pkt, size_t len, size_t pos, wire_rr *rr);
+
+/* Writes an OPT RR: UDP size WIRE_EDNS_UDP, the extended RCODE bits of
+ * `rcode`, version 0, DO as given, and an EDE option when ede_code >= 0
+ * (text only when ede_text is non-NULL). */
+void wire_buf_opt(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
+		  const char *ede_text);
+
+/* Writes a header echoing q (ID, opcode, RD, CD) with QR and RA set. */
+void wire_buf_answer_header(wire_buf *b, const wire_query *q, uint16_t rcode, bool tc,
+			    uint16_t an, uint16_t ns, uint16_t ar);
+
+/* ASCII-only lower-casing: names are octets, not locale text. */
+static inline uint8_t wire_lower(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+#endif
