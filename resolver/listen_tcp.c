@@ -162,16 +162,18 @@ static void on_read(struct bufferevent *bev, void *arg)
 		evbuffer_remove(in, d->in, len);
 		client cl = { .t = TRANSPORT_TCP, .conn = c, .ip = c->ip,
 			      .sa = c->sa, .salen = c->salen, .fd = -1 };
-		tcp_conn_ref(c);  /* keep c alive through query_handle */
+		c->refs++;  /* keep c alive through query_handle, which may close it */
 		query_handle(d, &cl, d->in, len);
-		if (c->refs > TCP_MAX_PENDING && c->bev) {
+		c->refs--;
+		if (!c->bev) {
+			if (!c->refs)
+				free(c);
+			return;
+		}
+		if (c->refs > TCP_MAX_PENDING) {
 			c->paused = true;
 			bufferevent_disable(c->bev, EV_READ);
 		}
-		bool gone = !c->bev;
-		tcp_conn_unref(c);
-		if (gone)
-			return;
 	}
 }
 

@@ -269,7 +269,8 @@ int wire_check_reply(const uint8_t *pkt, size_t len, uint16_t expect_id,
 
 /*
  * Rewrites an upstream reply (already accepted by wire_check_reply, whose *r
- * is passed) for the client: the client's ID and question case; the reply's
+ * is passed) for the client, as a recursive service answers (RA set, AA
+ * clear), with the client's ID and question case; the reply's
  * OPT kept only if the client sent EDNS (otherwise it is removed, together
  * with any additional RR after it, since pointers there could refer into the
  * removed bytes); octets after the last record dropped. If that exceeds cap:

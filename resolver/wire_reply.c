@@ -140,7 +140,8 @@ int wire_check_reply(const uint8_t *pkt, size_t len, uint16_t expect_id,
 static size_t wire_truncated(const wire_reply *r, const wire_query *q, uint8_t *out, size_t cap)
 {
 	wire_buf b;
-	uint16_t flags = (uint16_t)((r->flags & ~0xFu) | WIRE_FLAG_TC | (r->rcode & 0xF));
+	uint16_t flags = (uint16_t)((r->flags & ~0xFu & ~(unsigned)WIRE_FLAG_AA) | WIRE_FLAG_TC |
+				    WIRE_FLAG_RA | (r->rcode & 0xF));
 
 	wire_buf_init(&b, out, cap);
 	wire_buf_u16(&b, q->id);
@@ -197,6 +198,10 @@ size_t wire_reply_to_client(const uint8_t *reply, size_t len, const wire_reply *
 		return wire_truncated(r, q, out, cap);
 	}
 	wire_put16(out + WIRE_OFF_ID, q->id);
+	/* We answer as a recursive service: RA set, and never authoritative. */
+	uint16_t flags = wire_get16(out + WIRE_OFF_FLAGS);
+	wire_put16(out + WIRE_OFF_FLAGS,
+		   (uint16_t)((flags | WIRE_FLAG_RA) & ~(unsigned)WIRE_FLAG_AA));
 	memcpy(out + WIRE_HDR_LEN, q->qname, q->qname_len);
 	return n;
 }

@@ -1,0 +1,517 @@
+/*
+ * policy_build.c: builds an immutable snapshot from a loaded config.
+ *
+ * Copies everything the snapshot needs (strings into a chunked arena, rules,
+ * every name into the record area), so the cfg can be freed right after.
+ * Builds the name table in one pass over the entries; names shared by more
+ * than one entry are collected on the side, checked for conflicts (the same
+ * name twice in one vendor's entries of one kind) and moved to the multi
+ * array in precedence order. Build-time allocations are sized up front from
+ * the cfg so a million names cost a handful of mallocs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "policy/policy_internal.h"
+
+struct policy_chunk {
+	policy_chunk *next;
+	size_t len, cap;
+	char data[];
+};
+
+static char *policy_strdup(policy *p, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	policy_chunk *c = p->arena;
+
+	if (!c || c->cap - c->len < n) {
+		size_t cap = n > 4000 ? n : 4000;
+		c = malloc(sizeof *c + cap);
+		if (!c)
+			return NULL;
+		c->next = p->arena;
+		c->len = 0;
+		c->cap = cap;
+		p->arena = c;
+		p->bytes += sizeof *c + cap;
+	}
+	char *out = memcpy(c->data + c->len, s, n);
+	c->len += n;
+	return out;
+}
+
+/* NULL stays NULL; otherwise a copy, and *ok goes false on OOM. */
+static const char *policy_strdup_opt(policy *p, const char *s, bool *ok)
+{
+	if (!s)
+		return NULL;
+	const char *out = policy_strdup(p, s);
+	if (!out)
+		*ok = false;
+	return out;
+}
+
+static void *policy_calloc(policy *p, size_t n, size_t size)
+{
+	p->bytes += n * size;
+	return calloc(n ? n : 1, size);
+}
+
+void policy_free(policy *p)
+{
+	if (!p)
+		return;
+	for (policy_chunk *c = p->arena, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	for (size_t i = 0; i < p->n_groups; i++)
+		free(p->groups[i].exempt);
+	free(p->groups);
+	free(p->nets);
+	free(p->changes);
+	free(p->multi);
+	free(p->recs);
+	free(p->slots);
+	free(p->rule_vendor);
+	free(p->rules);
+	free(p->vendors);
+	free(p);
+}
+
+static bool policy_copy_vendors(policy *p, const cfg *c)
+{
+	bool ok = true;
+	size_t r = 0;
+
+	for (size_t v = 0; v < c->n_vendors && ok; v++) {
+		const cfg_vendor *cv = &c->vendors[v];
+		policy_vendor *pv = &p->vendors[v];
+		pv->id = policy_strdup_opt(p, cv->id ? cv->id : "", &ok);
+		pv->name = policy_strdup_opt(p, cv->name, &ok);
+		pv->basis = policy_strdup_opt(p, cv->basis, &ok);
+		pv->url = policy_strdup_opt(p, cv->url, &ok);
+		pv->file = policy_strdup_opt(p, cv->file, &ok);
+		pv->ede = cv->ede;
+		for (size_t i = 0; i < cv->n_rules && ok; i++, r++) {
+			const cfg_rule *cr = &cv->rules[i];
+			policy_rule *pr = &p->rules[r];
+			char text[1024];
+			pr->id = policy_strdup_opt(p, cr->id ? cr->id : "", &ok);
+			pr->vendor = pv;
+			pr->effective = cr->effective;
+			pr->until = cr->until;
+			pr->action = cr->action;
+			pr->before = cr->before;
+			pr->n_domains = cr->domains.n;
+			pr->n_hosts = cr->hosts.n;
+			pr->line = cr->line;
+			pr->col = cr->col;
+			/* EXTRA-TEXT is for people; a very long basis is cut, not refused */
+			if (cv->basis)
+				snprintf(text, sizeof text, "%s/%s: %s", pv->id, pr->id, cv->basis);
+			else
+				snprintf(text, sizeof text, "%s/%s", pv->id, pr->id);
+			pr->ede_text = policy_strdup_opt(p, text, &ok);
+			p->rule_vendor[r] = (uint32_t)v;
+		}
+	}
+	return ok;
+}
+
+/* One entry seen on a name that already has a record; resolved after the pass. */
+typedef struct policy_dup {
+	uint32_t rec;        /* offset of the record */
+	uint32_t seq;        /* order of appearance, to keep config order */
+	policy_entry_rec e;
+} policy_dup;
+
+typedef struct policy_builder {
+	policy *p;
+	const cfg *c;
+	cfg_diags *diags;
+	size_t recs_cap;
+	policy_dup *dups;
+	size_t n_dups, cap_dups;
+	uint32_t seq;
+	bool failed;
+} policy_builder;
+
+static const char *policy_kind_word(unsigned kind)
+{
+	return kind == POLICY_ENTRY_HOST ? "host" : kind == POLICY_ENTRY_ALLOW ? "allow entry" : "domain";
+}
+
+static uint32_t policy_entry_vendor(const policy *p, policy_entry_rec e)
+{
+	uint32_t idx = e.ref & POLICY_REF_INDEX;
+	return policy_ref_kind(e.ref) == POLICY_ENTRY_ALLOW ? idx : p->rule_vendor[idx];
+}
+
+static void policy_bad_name(policy_builder *b, uint32_t vendor, uint32_t line, uint32_t col, const char *why)
+{
+	cfg_diags_add(b->diags, b->p->vendors[vendor].file, line, col, "%s", why);
+	b->failed = true;
+}
+
+/* Adds one entry: a new record for a new name, a dup for a known one. */
+static void policy_add_entry(policy_builder *b, const uint8_t *name, uint32_t vendor, unsigned kind,
+			     uint32_t index, uint32_t line, uint32_t col)
+{
+	policy *p = b->p;
+	uint8_t buf[POLICY_NAME_BUF] = {0};
+	uint8_t off[POLICY_MAX_LABELS];
+	size_t len;
+	int n = policy_labels(name, off, &len);
+	policy_entry_rec e = {policy_ref_make(kind, index), line, col};
+
+	if (n < 0) {
+		policy_bad_name(b, vendor, line, col, "malformed name in policy");
+		return;
+	}
+	memcpy(buf, name, len);
+	policy_lower(buf, len);
+	uint64_t h = POLICY_HASH_ROOT;
+	for (int i = n - 1; i >= 0; i--)
+		h = policy_hash_label(h, buf + off[i]);
+	if (n == 0)
+		p->has_root = true;
+	p->n_entries++;
+	b->seq++;
+
+	uint32_t rec = policy_find(p, h, buf, len);
+	if (rec) {
+		if (b->n_dups == b->cap_dups) {
+			size_t cap = b->cap_dups ? b->cap_dups * 2 : 64;
+			policy_dup *d = realloc(b->dups, cap * sizeof *d);
+			if (!d) {
+				b->failed = true;
+				return;
+			}
+			b->dups = d;
+			b->cap_dups = cap;
+		}
+		b->dups[b->n_dups++] = (policy_dup){rec, b->seq, e};
+		return;
+	}
+	if (p->recs_len + len + sizeof e > UINT32_MAX || p->recs_len + len + sizeof e > b->recs_cap) {
+		policy_bad_name(b, vendor, line, col, "too many names in the policy");
+		return;
+	}
+	rec = (uint32_t)p->recs_len;
+	memcpy(p->recs + rec, buf, len);
+	memcpy(p->recs + rec + len, &e, sizeof e);
+	p->recs_len += len + sizeof e;
+	p->n_names++;
+
+	size_t i = policy_slot_of(h, p->n_slots);
+	while (p->slots[i] != 0)
+		if (++i == p->n_slots)
+			i = 0;
+	p->slots[i] = (h >> 32) << 32 | rec;
+}
+
+static void policy_add_list(policy_builder *b, const cfg_names *l, uint32_t vendor, unsigned kind, uint32_t index)
+{
+	for (size_t i = 0; i < l->n && !b->failed; i++)
+		policy_add_entry(b, cfg_names_at(l, i), vendor, kind, index,
+				 l->line ? l->line[i] : 0, l->col ? l->col[i] : 0);
+}
+
+static int policy_dup_cmp(const void *a, const void *b)
+{
+	const policy_dup *x = a, *y = b;
+	if (x->rec != y->rec)
+		return x->rec < y->rec ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* allow first, then host, then domain: the precedence at one name */
+static unsigned policy_rank(policy_entry_rec e)
+{
+	static const unsigned rank[] = {[POLICY_ENTRY_ALLOW] = 0, [POLICY_ENTRY_HOST] = 1, [POLICY_ENTRY_DOMAIN] = 2};
+	return rank[policy_ref_kind(e.ref)];
+}
+
+/* Reports every pair of one vendor's entries of one kind on one name. */
+static void policy_check_run(policy_builder *b, const uint8_t *name, const policy_entry_rec *run, size_t n)
+{
+	const policy *p = b->p;
+
+	for (size_t j = 1; j < n; j++) {
+		for (size_t i = 0; i < j; i++) {
+			if (policy_ref_kind(run[i].ref) != policy_ref_kind(run[j].ref))
+				continue;
+			uint32_t v = policy_entry_vendor(p, run[i]);
+			if (v != policy_entry_vendor(p, run[j]))
+				continue;
+			const policy_vendor *pv = &p->vendors[v];
+			char text[DNAME_STR_MAX];
+			char rule[256] = "";
+			dname_to_str(name, text);
+			if (policy_ref_kind(run[i].ref) != POLICY_ENTRY_ALLOW)
+				snprintf(rule, sizeof rule, ", rule %s", p->rules[run[i].ref & POLICY_REF_INDEX].id);
+			cfg_diags_add(b->diags, pv->file, run[j].line, run[j].col,
+				      "duplicate %s \"%s\" in vendor %s (first at %s:%u:%u%s)",
+				      policy_kind_word(policy_ref_kind(run[j].ref)), text, pv->id,
+				      pv->file ? pv->file : "", run[i].line, run[i].col, rule);
+			b->failed = true;
+			break; /* one report per later occurrence */
+		}
+	}
+}
+
+/* Moves every shared name's entries into multi[], checked and ordered. */
+static bool policy_resolve_dups(policy_builder *b)
+{
+	policy *p = b->p;
+	size_t n_recs = 0;
+
+	if (b->n_dups == 0)
+		return true;
+	qsort(b->dups, b->n_dups, sizeof *b->dups, policy_dup_cmp);
+	for (size_t i = 0; i < b->n_dups; i++)
+		if (i == 0 || b->dups[i].rec != b->dups[i - 1].rec)
+			n_recs++;
+	p->multi = policy_calloc(p, b->n_dups + n_recs, sizeof *p->multi);
+	if (!p->multi)
+		return false;
+	for (size_t i = 0, j; i < b->n_dups; i = j) {
+		uint32_t rec = b->dups[i].rec;
+		const uint8_t *name = p->recs + rec;
+		size_t len = dname_wire_len(name);
+		policy_entry_rec *run = p->multi + p->n_multi;
+		size_t n = 0;
+
+		run[n++] = policy_rec_entry(p, rec, len);
+		for (j = i; j < b->n_dups && b->dups[j].rec == rec; j++)
+			run[n++] = b->dups[j].e;
+		policy_check_run(b, name, run, n);
+		/* stable insertion sort: runs are a few entries long */
+		for (size_t k = 1; k < n; k++) {
+			policy_entry_rec e = run[k];
+			size_t m = k;
+			for (; m > 0 && policy_rank(run[m - 1]) > policy_rank(e); m--)
+				run[m] = run[m - 1];
+			run[m] = e;
+		}
+		if (n > UINT32_MAX || p->n_multi > POLICY_REF_INDEX)
+			return false;
+		policy_entry_rec head = {policy_ref_make(POLICY_REF_MULTI, (uint32_t)p->n_multi), (uint32_t)n, 0};
+		memcpy(p->recs + rec + len, &head, sizeof head);
+		p->n_multi += n;
+	}
+	return true;
+}
+
+static int policy_time_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static bool policy_build_changes(policy *p)
+{
+	p->changes = policy_calloc(p, 2 * p->n_rules, sizeof *p->changes);
+	if (!p->changes)
+		return false;
+	for (size_t i = 0; i < p->n_rules; i++) {
+		p->changes[p->n_changes++] = p->rules[i].effective;
+		if (p->rules[i].until != CFG_TIME_NEVER)
+			p->changes[p->n_changes++] = p->rules[i].until;
+	}
+	qsort(p->changes, p->n_changes, sizeof *p->changes, policy_time_cmp);
+	size_t n = 0;
+	for (size_t i = 0; i < p->n_changes; i++)
+		if (n == 0 || p->changes[n - 1] != p->changes[i])
+			p->changes[n++] = p->changes[i];
+	p->n_changes = n;
+	return true;
+}
+
+static int policy_net_cmp(const void *a, const void *b)
+{
+	const policy_net *x = a, *y = b;
+	if (x->net.prefix != y->net.prefix)
+		return x->net.prefix > y->net.prefix ? -1 : 1;
+	return (x->group > y->group) - (x->group < y->group);
+}
+
+/* Marks the rules an exempt item names: "vendor" or "vendor/rule". */
+static bool policy_mark_exempt(const policy *p, uint8_t *flags, const char *item)
+{
+	const char *slash = strchr(item, '/');
+	size_t vlen = slash ? (size_t)(slash - item) : strlen(item);
+	bool found = false;
+
+	for (size_t r = 0; r < p->n_rules; r++) {
+		const policy_rule *pr = &p->rules[r];
+		if (strlen(pr->vendor->id) != vlen || memcmp(pr->vendor->id, item, vlen) != 0)
+			continue;
+		if (slash && strcmp(pr->id, slash + 1) != 0)
+			continue;
+		flags[r] = 1;
+		found = true;
+	}
+	if (!slash) /* a vendor without rules is still a valid exemption */
+		for (size_t v = 0; v < p->n_vendors && !found; v++)
+			found = strlen(p->vendors[v].id) == vlen && memcmp(p->vendors[v].id, item, vlen) == 0;
+	return found;
+}
+
+static bool policy_build_groups(policy_builder *b)
+{
+	policy *p = b->p;
+	const cfg *c = b->c;
+	size_t n_nets = 0;
+
+	p->groups = policy_calloc(p, c->n_groups, sizeof *p->groups);
+	if (!p->groups)
+		return false;
+	p->n_groups = c->n_groups;
+	for (size_t g = 0; g < c->n_groups; g++) {
+		const cfg_group *cg = &c->groups[g];
+		bool ok = true;
+		p->groups[g].name = policy_strdup_opt(p, cg->name ? cg->name : "", &ok);
+		p->groups[g].exempt = policy_calloc(p, p->n_rules, 1);
+		if (!ok || !p->groups[g].exempt)
+			return false;
+		for (size_t i = 0; i < cg->n_exempt; i++)
+			if (!policy_mark_exempt(p, p->groups[g].exempt, cg->exempt[i])) {
+				cfg_diags_add(b->diags, c->path, cg->exempt_line ? cg->exempt_line[i] : 0,
+					      cg->exempt_col ? cg->exempt_col[i] : 0,
+					      "group %s exempts \"%s\", which no policy defines",
+					      p->groups[g].name, cg->exempt[i]);
+				b->failed = true;
+			}
+		n_nets += cg->n_nets;
+	}
+	p->nets = policy_calloc(p, n_nets, sizeof *p->nets);
+	if (!p->nets)
+		return false;
+	for (size_t g = 0; g < c->n_groups; g++)
+		for (size_t i = 0; i < c->groups[g].n_nets; i++)
+			p->nets[p->n_nets++] = (policy_net){c->groups[g].nets[i], (uint32_t)g};
+	/* longest prefix first, so the first network that holds a client wins */
+	qsort(p->nets, p->n_nets, sizeof *p->nets, policy_net_cmp);
+	return true;
+}
+
+/*
+ * The table and the records are read at random: with 4 KiB pages, a million
+ * names cost a TLB miss per probe on top of the cache miss. Asking for huge
+ * pages (where the kernel leaves that to madvise) roughly halves lookup time.
+ * Only whole 2 MiB pages inside the block are advised; failure is harmless.
+ */
+static void policy_want_huge(void *ptr, size_t size)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	uintptr_t lo = ((uintptr_t)ptr + huge - 1) & ~(huge - 1);
+	uintptr_t hi = ((uintptr_t)ptr + size) & ~(huge - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+	(void)ptr;
+	(void)size;
+#endif
+}
+
+/* Sizes the record area and the table from the cfg, before any entry. */
+static bool policy_alloc_table(policy_builder *b)
+{
+	policy *p = b->p;
+	const cfg *c = b->c;
+	size_t n = 0, bytes = 1;
+
+	for (size_t v = 0; v < c->n_vendors; v++) {
+		const cfg_vendor *cv = &c->vendors[v];
+		n += cv->allow.n;
+		bytes += cv->allow.len;
+		for (size_t r = 0; r < cv->n_rules; r++) {
+			n += cv->rules[r].domains.n + cv->rules[r].hosts.n;
+			bytes += cv->rules[r].domains.len + cv->rules[r].hosts.len;
+		}
+	}
+	if (n > UINT32_MAX / 2)
+		return false;
+	/* load factor at most 0.6: unsuccessful probes stay within a line or two */
+	p->n_slots = n + n * 2 / 3 + 8;
+	p->slots = policy_calloc(p, p->n_slots, sizeof *p->slots);
+	b->recs_cap = bytes + n * sizeof(policy_entry_rec);
+	/* malloc, not calloc: only the part written below is ever touched */
+	p->recs = malloc(b->recs_cap + DNAME_MAX);
+	p->recs_len = 1; /* offset 0 means "empty slot" */
+	if (!p->slots || !p->recs)
+		return false;
+	policy_want_huge(p->slots, p->n_slots * sizeof *p->slots);
+	policy_want_huge(p->recs, b->recs_cap);
+	return true;
+}
+
+static bool policy_build_names(policy_builder *b)
+{
+	policy *p = b->p;
+	const cfg *c = b->c;
+	size_t r = 0;
+
+	if (!policy_alloc_table(b))
+		return false;
+	p->recs[0] = 0;
+	for (size_t v = 0; v < c->n_vendors && !b->failed; v++) {
+		const cfg_vendor *cv = &c->vendors[v];
+		for (size_t i = 0; i < cv->n_rules; i++, r++) {
+			policy_add_list(b, &cv->rules[i].domains, (uint32_t)v, POLICY_ENTRY_DOMAIN, (uint32_t)r);
+			policy_add_list(b, &cv->rules[i].hosts, (uint32_t)v, POLICY_ENTRY_HOST, (uint32_t)r);
+		}
+		policy_add_list(b, &cv->allow, (uint32_t)v, POLICY_ENTRY_ALLOW, (uint32_t)v);
+	}
+	if (b->failed)
+		return true; /* diagnosed; policy_new gives up */
+	if (!policy_resolve_dups(b))
+		return false;
+	/* give back what the estimate over-reserved, then pad for policy_find */
+	uint8_t *shrunk = realloc(p->recs, p->recs_len + DNAME_MAX);
+	if (shrunk)
+		p->recs = shrunk;
+	memset(p->recs + p->recs_len, 0, DNAME_MAX);
+	p->bytes += p->recs_len + DNAME_MAX;
+	return true;
+}
+
+policy *policy_new(const cfg *c, cfg_diags *diags)
+{
+	policy *p = calloc(1, sizeof *p);
+	policy_builder b = {.p = p, .c = c, .diags = diags};
+	size_t n_rules = 0;
+
+	if (!p)
+		return NULL;
+	p->bytes = sizeof *p;
+	for (size_t v = 0; v < c->n_vendors; v++)
+		n_rules += c->vendors[v].n_rules;
+	if (c->n_vendors > POLICY_MAX_VENDORS || n_rules > POLICY_REF_INDEX) {
+		cfg_diags_add(diags, c->path, 0, 0, "too many vendors or rules (at most %u vendors)",
+			      POLICY_MAX_VENDORS);
+		policy_free(p);
+		return NULL;
+	}
+	p->n_vendors = c->n_vendors;
+	p->n_rules = n_rules;
+	p->vendors = policy_calloc(p, p->n_vendors, sizeof *p->vendors);
+	p->rules = policy_calloc(p, n_rules, sizeof *p->rules);
+	p->rule_vendor = policy_calloc(p, n_rules, sizeof *p->rule_vendor);
+	bool ok = p->vendors && p->rules && p->rule_vendor && policy_copy_vendors(p, c) &&
+		  policy_build_names(&b) && policy_build_changes(p) && policy_build_groups(&b);
+	free(b.dups);
+	if (!ok)
+		cfg_diags_add(diags, c->path, 0, 0, "out of memory building the policy");
+	if (!ok || b.failed) {
+		policy_free(p);
+		return NULL;
+	}
+	return p;
+}

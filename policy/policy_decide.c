@@ -1,0 +1,241 @@
+/*
+ * policy_decide.c: one lookup, (qname, qtype, client, time) -> verdict.
+ *
+ * The hot path of the daemon: no allocation, no locks, no clock. The qname is
+ * copied into a stack buffer and lower-cased, the hash of every suffix is
+ * computed in one right-to-left pass, every slot is prefetched, and then the
+ * suffixes are probed from the full name up, applying the rules of the walk
+ * described at the top of policy.h.
+ */
+#include <string.h>
+
+#include "policy/policy_internal.h"
+
+/* ::ffff:a.b.c.d is an IPv4 client on a dual-stack socket: match it as IPv4. */
+static const cfg_ip *policy_unmap(const cfg_ip *ip, cfg_ip *tmp)
+{
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (ip->family != 6 || memcmp(ip->addr, mapped, sizeof mapped) != 0)
+		return ip;
+	memset(tmp, 0, sizeof *tmp);
+	tmp->family = 4;
+	memcpy(tmp->addr, ip->addr + 12, 4);
+	return tmp;
+}
+
+static bool policy_net_has(const cfg_net *n, const cfg_ip *ip)
+{
+	unsigned full = n->prefix / 8, bits = n->prefix % 8;
+
+	if (n->ip.family != ip->family || full > 16)
+		return false;
+	if (memcmp(n->ip.addr, ip->addr, full) != 0)
+		return false;
+	if (bits == 0)
+		return true;
+	uint8_t mask = (uint8_t)(0xFF00u >> bits);
+	return ((n->ip.addr[full] ^ ip->addr[full]) & mask) == 0;
+}
+
+/* The client's group, by the longest prefix over all groups, or NULL. */
+static const policy_group *policy_group_of(const policy *p, const cfg_ip *client)
+{
+	cfg_ip tmp;
+
+	if (!client || p->n_nets == 0)
+		return NULL;
+	client = policy_unmap(client, &tmp);
+	for (size_t i = 0; i < p->n_nets; i++)
+		if (policy_net_has(&p->nets[i].net, client))
+			return &p->groups[p->nets[i].group];
+	return NULL;
+}
+
+/* The first entry of its kind that the walk met, with its name. */
+typedef struct policy_seen {
+	const uint8_t *name;
+	policy_entry_rec e;
+} policy_seen;
+
+typedef struct policy_walk {
+	const policy *p;
+	const policy_group *group;
+	int64_t now;
+	uint64_t stopped[POLICY_MAX_VENDORS / 64];
+	bool any_stopped;
+	policy_seen block, audit, exempt, allow;
+	bool exempt_first;  /* the exemption is more specific than any audit */
+} policy_walk;
+
+static bool policy_is_stopped(const policy_walk *w, uint32_t v)
+{
+	return w->any_stopped && (w->stopped[v / 64] >> (v % 64) & 1);
+}
+
+static void policy_stop(policy_walk *w, uint32_t v)
+{
+	if (!w->any_stopped) {
+		/* zeroed only here: most lookups never meet an allow entry */
+		memset(w->stopped, 0, sizeof w->stopped);
+		w->any_stopped = true;
+	}
+	w->stopped[v / 64] |= UINT64_C(1) << (v % 64);
+}
+
+/* Applies one entry at one name; true when it decides (a block). */
+static bool policy_apply(policy_walk *w, const uint8_t *name, policy_entry_rec e, bool full)
+{
+	const policy *p = w->p;
+	unsigned kind = policy_ref_kind(e.ref);
+	uint32_t idx = e.ref & POLICY_REF_INDEX;
+
+	if (kind == POLICY_ENTRY_ALLOW) {
+		if (!policy_is_stopped(w, idx)) {
+			policy_stop(w, idx);
+			if (!w->allow.name)
+				w->allow = (policy_seen){name, e};
+		}
+		return false;
+	}
+	if (kind == POLICY_ENTRY_HOST && !full)
+		return false;
+	if (policy_is_stopped(w, p->rule_vendor[idx]))
+		return false;
+	policy_state st = policy_state_at(&p->rules[idx], w->now);
+	if (st == POLICY_STATE_INACTIVE)
+		return false;
+	if (w->group && w->group->exempt[idx]) {
+		if (!w->exempt.name) {
+			w->exempt = (policy_seen){name, e};
+			w->exempt_first = !w->audit.name;
+		}
+		return false;
+	}
+	if (st == POLICY_STATE_BLOCK) {
+		w->block = (policy_seen){name, e};
+		return true;
+	}
+	if (!w->audit.name)
+		w->audit = (policy_seen){name, e};
+	return false;
+}
+
+/* Applies every entry of the record at rec; true when one blocks. */
+static bool policy_apply_rec(policy_walk *w, uint32_t rec, size_t len, bool full)
+{
+	const policy *p = w->p;
+	const uint8_t *name = p->recs + rec;
+	policy_entry_rec e = policy_rec_entry(p, rec, len);
+
+	if (policy_ref_kind(e.ref) != POLICY_REF_MULTI)
+		return policy_apply(w, name, e, full);
+	/* a shared name: the run is already in allow, host, domain order */
+	const policy_entry_rec *run = p->multi + (e.ref & POLICY_REF_INDEX);
+	for (uint32_t i = 0; i < e.line; i++)
+		if (policy_apply(w, name, run[i], full))
+			return true;
+	return false;
+}
+
+static void policy_fill(const policy *p, const policy_seen *s, policy_match *out)
+{
+	unsigned kind = policy_ref_kind(s->e.ref);
+
+	out->entry = s->name;
+	out->entry_kind = (policy_entry_kind)kind;
+	out->entry_line = s->e.line;
+	out->entry_col = s->e.col;
+	if (kind == POLICY_ENTRY_ALLOW)
+		out->allowed_by = &p->vendors[s->e.ref & POLICY_REF_INDEX];
+	else
+		out->rule = &p->rules[s->e.ref & POLICY_REF_INDEX];
+}
+
+/*
+ * Copies a name of len octets (at most DNAME_MAX) and zeroes at least the 8
+ * octets after it. Whole words, the last one overlapping, never past the
+ * source's end: the qname sits in a packet buffer whose size is unknown here.
+ */
+static inline void policy_copy_name(uint8_t *buf, const uint8_t *src, size_t len)
+{
+	uint64_t w;
+
+	memset(buf + (len & ~(size_t)7), 0, 16);
+	if (len < 8) {
+		for (size_t i = 0; i < len; i++)
+			buf[i] = src[i];
+		return;
+	}
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, src + i, 8);
+		memcpy(buf + i, &w, 8);
+	}
+	memcpy(&w, src + len - 8, 8);
+	memcpy(buf + len - 8, &w, 8);
+}
+
+void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
+		   const cfg_ip *client, int64_t now, policy_match *out)
+{
+	/* aligned and padded: policy_lower and the hash read whole words */
+	_Alignas(8) uint8_t buf[POLICY_NAME_BUF];
+	uint8_t off[POLICY_MAX_LABELS];
+	uint64_t h[POLICY_MAX_LABELS];
+	size_t len;
+	policy_walk w;
+
+	memset(out, 0, sizeof *out);
+	w.group = policy_group_of(p, client);
+	if (w.group)
+		out->group = w.group->name;
+	if (p->n_names == 0)
+		return;
+	int n = policy_labels(qname, off, &len);
+	if (n < 0)
+		return; /* not a name any entry can match */
+
+	policy_copy_name(buf, qname, len);
+	policy_lower(buf, len);
+	h[n] = POLICY_HASH_ROOT;
+	for (int i = n - 1; i >= 0; i--)
+		h[i] = policy_hash_label(h[i + 1], buf + off[i]);
+	/* the most specific suffix is probed first, so its line is asked for first */
+	for (int i = 0; i < n; i++)
+		__builtin_prefetch(p->slots + policy_slot_of(h[i], p->n_slots));
+	/* a tag that matches at its home slot is very likely a hit: ask for the
+	 * record now, so its miss overlaps the other slots' rather than following */
+	for (int i = 0; i < n; i++) {
+		uint64_t s = p->slots[policy_slot_of(h[i], p->n_slots)];
+		if (s && (uint32_t)(s >> 32) == (uint32_t)(h[i] >> 32))
+			__builtin_prefetch(p->recs + (uint32_t)s);
+	}
+	off[n] = (uint8_t)(len - 1); /* the root label, probed only if an entry is the root */
+
+	w.p = p;
+	w.now = now;
+	w.any_stopped = false;
+	w.exempt_first = false;
+	w.block.name = w.audit.name = w.exempt.name = w.allow.name = NULL;
+	int last = p->has_root ? n : n - 1;
+	for (int i = 0; i <= last; i++) {
+		size_t slen = len - off[i];
+		uint32_t rec = policy_find(p, h[i], buf + off[i], slen);
+		if (rec && policy_apply_rec(&w, rec, slen, i == 0))
+			break;
+	}
+
+	if (w.block.name) {
+		policy_fill(p, &w.block, out);
+		out->verdict = POLICY_BLOCK;
+		out->answer = policy_answer_for(out->rule->action, qtype);
+	} else if (w.audit.name && !(w.exempt.name && w.exempt_first)) {
+		policy_fill(p, &w.audit, out);
+		out->verdict = POLICY_AUDIT;
+	} else if (w.exempt.name) {
+		policy_fill(p, &w.exempt, out);
+		out->verdict = POLICY_EXEMPT;
+	} else if (w.allow.name) {
+		policy_fill(p, &w.allow, out);
+	}
+}

@@ -1,0 +1,251 @@
+/*
+ * policy_internal.h: the snapshot's layout, shared by the builder and the
+ * matcher. Not installed, not included outside policy/.
+ *
+ * The matcher is one open-addressing hash table keyed by the lower-cased wire
+ * name of every entry. A name's hash is built label by label from the root,
+ * h(label.suffix) = policy_hash_label(h(suffix), label), so a lookup hashes
+ * every suffix of the qname in one right-to-left pass and probes each once.
+ *
+ * Layout, chosen for a million names in little memory and few cache misses:
+ *   slots[]  uint64: (32-bit tag << 32) | record offset; 0 is an empty slot
+ *            (offset 0 is a dummy byte, never a record). The tag settles most
+ *            misses without touching the record.
+ *   recs[]   records back to back: the wire name, then one packed entry
+ *            (ref, line, col as three unaligned uint32). A name that several
+ *            entries share (other vendors, other kinds) holds a MULTI ref to
+ *            a run of entries in multi[], sorted allow, host, domain.
+ * The 12-byte entry sits right after the name, so a hit costs the slot line
+ * and the record line, nothing else.
+ */
+#ifndef EMBARGO_POLICY_INTERNAL_H
+#define EMBARGO_POLICY_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "config/dname.h"
+#include "policy/policy.h"
+
+/* The stopped-vendor set of one walk is a bitset on the stack. */
+#define POLICY_MAX_VENDORS 1024u
+/* Rule or vendor index bits of an entry ref; the top two bits are its kind. */
+#define POLICY_REF_INDEX 0x3FFFFFFFu
+#define POLICY_REF_MULTI 3u
+/* Wire names are copied into buffers with this much slack, so hashing may
+ * read a whole 8-byte word at the end of any label. */
+#define POLICY_NAME_BUF (DNAME_MAX + 17)
+/* At most 127 labels fit in 255 octets; one more slot for the root. */
+#define POLICY_MAX_LABELS 128
+
+typedef struct policy_entry_rec {
+	uint32_t ref;        /* kind << 30 | rule index (domain, host) or vendor index (allow) */
+	uint32_t line, col;  /* position; for a MULTI ref, line holds the run length */
+} policy_entry_rec;
+
+static inline unsigned policy_ref_kind(uint32_t ref)
+{
+	return ref >> 30;
+}
+
+static inline uint32_t policy_ref_make(unsigned kind, uint32_t index)
+{
+	return (uint32_t)kind << 30 | (index & POLICY_REF_INDEX);
+}
+
+typedef struct policy_group {
+	const char *name;    /* in the arena */
+	uint8_t *exempt;     /* one flag per rule: skipped for this group's clients */
+} policy_group;
+
+typedef struct policy_net {
+	cfg_net net;
+	uint32_t group;
+} policy_net;
+
+typedef struct policy_chunk policy_chunk;
+
+struct policy {
+	policy_vendor *vendors;
+	size_t n_vendors;
+	policy_rule *rules;
+	uint32_t *rule_vendor;       /* vendor index of each rule */
+	size_t n_rules;
+
+	uint64_t *slots;
+	size_t n_slots;
+	uint8_t *recs;               /* padded with DNAME_MAX zero bytes at the end */
+	size_t recs_len;             /* used bytes, padding excluded */
+	policy_entry_rec *multi;
+	size_t n_multi;
+	size_t n_entries, n_names;
+	bool has_root;               /* an entry is the root: probe it too */
+
+	int64_t *changes;            /* every effective and until, sorted, unique */
+	size_t n_changes;
+
+	policy_group *groups;
+	size_t n_groups;
+	policy_net *nets;            /* sorted by prefix length, longest first */
+	size_t n_nets;
+
+	policy_chunk *arena;         /* strings: vendor fields, rule ids, ede texts */
+	size_t bytes;                /* everything allocated, for policy_memory */
+};
+
+static inline uint64_t policy_mum(uint64_t a, uint64_t b)
+{
+	unsigned __int128 r = (unsigned __int128)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* Hash of the root, where every name's hash starts. */
+#define POLICY_HASH_ROOT 0x243F6A8885A308D3ull
+
+/*
+ * Extends the hash of a suffix by one label (length octet first). Reads whole
+ * 8-byte words, so up to 7 octets past the label must be readable: callers
+ * hash copies in POLICY_NAME_BUF buffers. Mixing the length in keeps "ab.c"
+ * and "a.bc" apart. Byte order only changes the values, and build and lookup
+ * run on one machine.
+ */
+static inline uint64_t policy_hash_label(uint64_t h, const uint8_t *label)
+{
+	unsigned len = label[0];
+	const uint8_t *s = label + 1;
+	uint64_t acc = h ^ ((uint64_t)(len + 1) * 0x9E3779B97F4A7C15ull);
+	uint64_t w;
+
+	for (; len >= 8; len -= 8, s += 8) {
+		memcpy(&w, s, 8);
+		acc = policy_mum(acc ^ w, 0xA0761D6478BD642Full);
+	}
+	if (len) {
+		memcpy(&w, s, 8);
+		w &= (UINT64_C(1) << (len * 8)) - 1;
+		acc = policy_mum(acc ^ w, 0xE7037ED1A0B428DBull);
+	}
+	return policy_mum(acc ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull);
+}
+
+/* Low 32 bits pick the slot (multiply-shift, so the table need not be a
+ * power of two), high 32 bits are the tag. */
+static inline size_t policy_slot_of(uint64_t h, size_t n_slots)
+{
+	return (size_t)(((uint64_t)(uint32_t)h * n_slots) >> 32);
+}
+
+/*
+ * Lower-cases ASCII letters of n octets in place, eight at a time. Length
+ * octets are at most 63, below 'A', so a whole wire name can go through it.
+ * buf must have room for n rounded up to 8.
+ */
+static inline void policy_lower(uint8_t *buf, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t w, low7;
+		memcpy(&w, buf + i, 8);
+		low7 = w & ~high;
+		/* high bit of each byte: >= 'A' xor > 'Z', and the byte is ASCII */
+		uint64_t ge_a = low7 + ones * (0x80 - 'A');
+		uint64_t gt_z = low7 + ones * (0x7F - 'Z');
+		uint64_t upper = (ge_a ^ gt_z) & ~w & high;
+		w |= upper >> 2;
+		memcpy(buf + i, &w, 8);
+	}
+}
+
+/*
+ * Finds the labels of a wire name of unknown origin. Fills off[] with the
+ * offset of each label's length octet and returns the label count, or -1 if
+ * the name is malformed (label over 63 octets, name over 255 octets).
+ * *wire_len gets the octets including the root label. Reads at most
+ * DNAME_MAX octets.
+ */
+static inline int policy_labels(const uint8_t *wire, uint8_t off[POLICY_MAX_LABELS], size_t *wire_len)
+{
+	size_t pos = 0;
+	int n = 0;
+
+	while (wire[pos] != 0) {
+		unsigned len = wire[pos];
+		if (len > DNAME_LABEL_MAX || pos + len + 2 > DNAME_MAX)
+			return -1;
+		off[n++] = (uint8_t)pos;
+		pos += len + 1;
+	}
+	*wire_len = pos + 1;
+	return n;
+}
+
+/*
+ * Whether len octets at a and b are equal, a word at a time. Both sides must
+ * be readable up to len rounded up to 8: the lookup buffer and recs are
+ * padded for it. Inline because a library memcmp call costs more than the
+ * comparison of a 20-octet name.
+ */
+static inline bool policy_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	uint64_t x, y;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return false;
+	}
+	if (i == len)
+		return true;
+	memcpy(&x, a + i, 8);
+	memcpy(&y, b + i, 8);
+	unsigned shift = (unsigned)(8 - (len - i)) * 8;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return ((x ^ y) << shift) == 0; /* the first octets are the low ones */
+#else
+	return ((x ^ y) >> shift) == 0;
+#endif
+}
+
+/* Finds a record by the hash and lower-cased wire form of its name; returns
+ * its offset in recs, or 0. */
+static inline uint32_t policy_find(const policy *p, uint64_t h, const uint8_t *name, size_t len)
+{
+	size_t i = policy_slot_of(h, p->n_slots);
+	uint32_t tag = (uint32_t)(h >> 32);
+
+	for (;;) {
+		uint64_t s = p->slots[i];
+		if (s == 0)
+			return 0;
+		/* recs is padded, so comparing len octets never runs off its end;
+		 * wire names delimit themselves, so equal octets mean equal names */
+		if ((uint32_t)(s >> 32) == tag && policy_name_eq(p->recs + (uint32_t)s, name, len))
+			return (uint32_t)s;
+		if (++i == p->n_slots)
+			i = 0;
+	}
+}
+
+/* policy_rule_state, inline for the matcher's loop. */
+static inline policy_state policy_state_at(const policy_rule *r, int64_t t)
+{
+	if (t >= r->until)
+		return POLICY_STATE_INACTIVE;
+	if (t >= r->effective)
+		return r->action == CFG_ACT_AUDIT ? POLICY_STATE_AUDIT : POLICY_STATE_BLOCK;
+	return r->before == CFG_BEFORE_AUDIT ? POLICY_STATE_AUDIT : POLICY_STATE_INACTIVE;
+}
+
+static inline policy_entry_rec policy_rec_entry(const policy *p, uint32_t rec_off, size_t name_len)
+{
+	policy_entry_rec e;
+	memcpy(&e, p->recs + rec_off + name_len, sizeof e);
+	return e;
+}
+
+#endif
