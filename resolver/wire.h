@@ -229,6 +229,7 @@ typedef struct wire_reply {
 	size_t question_end;     /* offset just past QCLASS */
 	size_t ar_start;         /* offset of the additional section */
 	size_t opt_start, opt_end; /* the OPT RR, when edns */
+	size_t opt_ttl;          /* offset of its TTL field (ext-RCODE, version, flags) */
 	uint16_t opt_index;      /* its position in the additional section */
 	size_t end;              /* offset just past the last declared RR */
 	/*

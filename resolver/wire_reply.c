@@ -76,6 +76,7 @@ static int wire_walk(const uint8_t *pkt, size_t len, size_t pos, wire_reply *r)
 			r->rcode |= (uint16_t)((rr.ttl >> 24) << 4);
 			r->opt_start = rr.start;
 			r->opt_end = rr.end;
+			r->opt_ttl = rr.rdata - 6;
 			r->opt_index = (uint16_t)(i - an - ns);
 			continue;
 		}
@@ -183,6 +184,12 @@ size_t wire_reply_to_client(const uint8_t *reply, size_t len, const wire_reply *
 	if (n <= cap) {
 		memcpy(out, reply, n);
 		wire_put16(out + WIRE_OFF_ARCOUNT, arcount);
+		if (r->edns && q->edns && r->opt_ttl + 4 <= n) {
+			/* The DO bit answers the client's, whatever the upstream says
+			 * (RFC 3225). */
+			uint8_t *hi = out + r->opt_ttl + 2;
+			*hi = (uint8_t)(q->edns_do ? *hi | 0x80 : *hi & 0x7f);
+		}
 	} else if (r->ar_start + (q->edns ? 11 : 0) <= cap) {
 		/* Drop the additional section (no TC needed), keep our OPT. */
 		wire_buf b;

@@ -427,6 +427,41 @@ static void test_to_client(void **state)
 	assert_int_equal(wire_reply_to_client(up.b, up.n, &r, &q, out, 512), up.n - 4);
 }
 
+/* The client's DO bit wins over the upstream's in the answer (RFC 3225). */
+static void test_to_client_do_bit(void **state)
+{
+	(void)state;
+	tq_pkt cq, up;
+	wire_query q;
+	wire_reply r;
+	uint8_t out[4096];
+
+	client_query(&q, &cq, true);  /* DO set */
+	big_reply(&up, 2, false);
+	assert_int_equal(check(up.b, up.n, 0x1111, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
+	up.b[r.opt_ttl + 2] &= 0x7f;  /* the upstream cleared DO */
+	size_t n = wire_reply_to_client(up.b, up.n, &r, &q, out, sizeof(out));
+	ldns_pkt *lp = tq_ldns(out, n);
+	assert_true(ldns_pkt_edns(lp));
+	assert_true(ldns_pkt_edns_do(lp));
+	ldns_pkt_free(lp);
+
+	/* an EDNS client without DO, an upstream that set it */
+	tq_hdr(&cq, 0x7777, WIRE_FLAG_RD, 1, 0, 0, 1);
+	tq_name(&cq, "www.example.com");
+	tq_u16(&cq, LDNS_RR_TYPE_A);
+	tq_u16(&cq, LDNS_RR_CLASS_IN);
+	tq_opt(&cq, 4096, 0, NULL, 0);
+	assert_int_equal(wire_parse_query(cq.b, cq.n, &q), WIRE_OK);
+	assert_false(q.edns_do);
+	up.b[r.opt_ttl + 2] |= 0x80;
+	n = wire_reply_to_client(up.b, up.n, &r, &q, out, sizeof(out));
+	lp = tq_ldns(out, n);
+	assert_true(ldns_pkt_edns(lp));
+	assert_false(ldns_pkt_edns_do(lp));
+	ldns_pkt_free(lp);
+}
+
 static void test_to_client_truncate(void **state)
 {
 	(void)state;
@@ -540,6 +575,7 @@ int main(void)
 		cmocka_unit_test(test_chain_overflow),
 		cmocka_unit_test(test_to_client),
 		cmocka_unit_test(test_to_client_truncate),
+		cmocka_unit_test(test_to_client_do_bit),
 		cmocka_unit_test(test_name_helpers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
