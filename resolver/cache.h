@@ -38,6 +38,7 @@
 #include "resolver/wire.h"
 
 #define CACHE_STALE_TTL 30       /* TTL of a stale answer (RFC 8767 4) */
+#define CACHE_EDE_STALE_ANSWER 3 /* RFC 8914 INFO-CODE for cache_add_ede */
 #define CACHE_ENTRIES_MAX (1u << 26)
 
 typedef struct cache cache;

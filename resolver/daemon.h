@@ -1,15 +1,19 @@
 /*
- * daemon.h: the running forwarder's top struct, and the pieces every
- * transport shares: the policy clock, counters and the client handle that
- * a query carries until it is answered.
+ * daemon.h: the running forwarder: the daemon (what all threads share) and
+ * its workers (one event loop each), and the client handle that a query
+ * carries until it is answered.
  *
- * The daemon struct is the only mutable state of the process; every module
- * of resolver/ gets it as an argument. Ownership: the daemon owns the config,
- * the policy snapshot, listeners, upstreams and the forwarding table.
+ * The daemon struct is the only state shared between threads, and once the
+ * workers run it is read-only to them (config, policy snapshot, upstreams,
+ * clock). Each worker owns everything it mutates: its event base, listener
+ * sockets (SO_REUSEPORT when there are several workers), TCP connections,
+ * the forwarding table and its counters, so the hot path takes no lock.
  */
 #ifndef EMBARGO_DAEMON_H
 #define EMBARGO_DAEMON_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -40,7 +44,7 @@ typedef struct client {
 	struct tcp_conn *conn;         /* TCP */
 } client;
 
-/* Counters, read by the shutdown summary and later by /metrics. */
+/* Counters of one worker; the daemon adds them up. */
 typedef struct daemon_stats {
 	uint64_t queries[TRANSPORT_COUNT];
 	uint64_t blocked, audited, exempt, forwarded, refused_access;
@@ -55,8 +59,9 @@ typedef struct upstream {
 	socklen_t salen;
 } upstream;
 
+typedef struct worker worker;
+
 typedef struct daemon_ctx {
-	struct event_base *base;
 	cfg *cfg;                      /* owned */
 	policy *pol;                   /* owned; the snapshot in force */
 
@@ -68,34 +73,61 @@ typedef struct daemon_ctx {
 	upstream *upstreams;           /* owned */
 	size_t n_upstreams;
 
+	worker **workers;              /* owned; workers[0] runs on the main thread */
+	size_t n_workers;
+	struct event *sig_term, *sig_int; /* on workers[0]'s base */
+	atomic_bool stopping;
+} daemon_ctx;
+
+struct worker {
+	daemon_ctx *d;
+	unsigned id;
+	struct event_base *base;       /* owned */
+	pthread_t thread;              /* workers 1..n-1 */
+	bool threaded;
+
 	struct udp_listener **udp;     /* owned */
 	size_t n_udp;
+	struct udp_listener *batching; /* the listener whose batch is being handled */
 	struct tcp_server **tcp;       /* owned */
 	size_t n_tcp;
 	void *tcp_conns;               /* owned by listen_tcp.c: open connections */
+	size_t tcp_max_conns;
 	struct fwd *fwd;               /* owned */
 
-	struct event *sig_term, *sig_int, *stop_timer;
+	struct event *stop_ev;         /* activated from the main thread */
+	struct event *stop_timer;
 	bool stopping;
 
 	daemon_stats stats;
-	/* Scratch: one query in, one answer out at a time (one thread). */
+	/* Scratch: one query in, one answer out at a time. */
 	uint8_t in[WIRE_TCP_MAX];
 	uint8_t out[WIRE_TCP_MAX + 2];
-} daemon_ctx;
+};
 
-/* The policy time now: seconds since the epoch. */
+/* The policy time now: seconds since the epoch. Any thread. */
 int64_t daemon_now(const daemon_ctx *d);
+
+/* Creates worker `id` with its event base and forwarding table; binds its
+ * listeners (reuseport: share the addresses with the other workers).
+ * NULL with a reason in err. */
+worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t errlen);
+void worker_free(worker *w);
+/* Runs the loop until stopped (the thread function for workers 1..n-1). */
+void *worker_run(void *w);
+/* Asks a worker to stop: close listeners, finish in-flight queries within
+ * a second, leave its loop. Any thread. */
+void worker_stop(worker *w);
 
 /* Sends an answer to a client (UDP datagram or TCP frame); drops it when the
  * TCP connection is gone. */
-void daemon_send(daemon_ctx *d, const client *c, const uint8_t *pkt, size_t len);
+void worker_send(worker *w, const client *c, const uint8_t *pkt, size_t len);
 
 /* The answer size limit for this client and query. */
-size_t daemon_answer_cap(const client *c, const wire_query *q);
+size_t client_answer_cap(const client *c, const wire_query *q);
 
-/* Called by the forwarding table when nothing is in flight any more, so a
- * stopping daemon can exit early. */
-void daemon_maybe_exit(daemon_ctx *d);
+/* Called by the forwarding table when it drained, so a stopping worker can
+ * leave its loop early. */
+void worker_maybe_exit(worker *w);
 
 #endif

@@ -64,7 +64,7 @@ typedef struct fwd_req {
 } fwd_req;
 
 struct fwd {
-	daemon_ctx *d;
+	worker *w;
 	fwd_req *buckets[FWD_BUCKETS];
 	fwd_req *all;
 	size_t n_reqs, n_waiters;
@@ -74,11 +74,11 @@ struct fwd {
 static void attempt_start(fwd_req *r);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
-fwd *fwd_new(daemon_ctx *d)
+fwd *fwd_new(worker *w)
 {
 	fwd *f = calloc(1, sizeof(*f));
 	if (f)
-		f->d = d;
+		f->w = w;
 	return f;
 }
 
@@ -128,11 +128,11 @@ static void attempt_stop(fwd_req *r)
 	evtimer_del(r->ev_timer);
 }
 
-static void waiter_free(fwd *f, fwd_waiter *w)
+static void waiter_free(fwd *f, fwd_waiter *wt)
 {
-	if (w->c.t == TRANSPORT_TCP)
-		tcp_conn_unref(w->c.conn);
-	free(w);
+	if (wt->c.t == TRANSPORT_TCP)
+		tcp_conn_unref(wt->c.conn);
+	free(wt);
 	f->n_waiters--;
 }
 
@@ -155,9 +155,9 @@ static void req_free(fwd_req *r)
 	attempt_stop(r);
 	event_free(r->ev_timer);
 	while (r->waiters) {
-		fwd_waiter *w = r->waiters;
-		r->waiters = w->next;
-		waiter_free(f, w);
+		fwd_waiter *wt = r->waiters;
+		r->waiters = wt->next;
+		waiter_free(f, wt);
 	}
 	free(r->fallback);
 	if (r->prev)
@@ -174,23 +174,23 @@ static void req_free(fwd_req *r)
 static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_reply *rep)
 {
 	fwd *f = r->f;
-	daemon_ctx *d = f->d;
+	worker *w = f->w;
 	req_unlink(r);  /* nobody new may join while we answer */
-	for (fwd_waiter *w = r->waiters; w; w = w->next) {
+	for (fwd_waiter *wt = r->waiters; wt; wt = wt->next) {
 		if (reply)
-			query_answer_reply(d, &w->c, &w->q, reply, len, rep);
+			query_answer_reply(w, &wt->c, &wt->q, reply, len, rep);
 		else
-			query_answer_servfail(d, &w->c, &w->q);
+			query_answer_servfail(w, &wt->c, &wt->q);
 	}
 	req_free(r);
-	daemon_maybe_exit(d);
+	worker_maybe_exit(w);
 }
 
 static void next_upstream(fwd_req *r)
 {
 	attempt_stop(r);
 	r->up++;
-	if (r->up < r->f->d->n_upstreams) {
+	if (r->up < r->f->w->d->n_upstreams) {
 		attempt_start(r);
 		return;
 	}
@@ -216,15 +216,15 @@ static void start_tcp(fwd_req *r);
 /* A reply that passed wire_check_reply. */
 static void on_reply(fwd_req *r, const uint8_t *pkt, size_t len, const wire_reply *rep, bool tcp)
 {
-	daemon_ctx *d = r->f->d;
-	d->stats.upstream_replies++;
+	worker *w = r->f->w;
+	w->stats.upstream_replies++;
 	if (rep->tc && !tcp) {
-		d->stats.tcp_fallback++;
+		w->stats.tcp_fallback++;
 		attempt_stop(r);
 		start_tcp(r);
 		return;
 	}
-	if (rcode_tries_next(rep->rcode) && r->up + 1 < d->n_upstreams) {
+	if (rcode_tries_next(rep->rcode) && r->up + 1 < w->d->n_upstreams) {
 		uint8_t *copy = malloc(len);
 		if (copy) {
 			memcpy(copy, pkt, len);
@@ -243,14 +243,14 @@ static void on_udp_read(evutil_socket_t fd, short what, void *arg)
 {
 	fwd_req *r = arg;
 	fwd *f = r->f;
-	daemon_ctx *d = f->d;
+	worker *w = f->w;
 	(void)what;
 	for (int i = 0; i < 16; i++) {
 		ssize_t n = recv(fd, f->rbuf, sizeof(f->rbuf), 0);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
-			d->stats.upstream_errors++;
+			w->stats.upstream_errors++;
 			next_upstream(r);  /* e.g. ECONNREFUSED: nothing listens there */
 			return;
 		}
@@ -258,11 +258,11 @@ static void on_udp_read(evutil_socket_t fd, short what, void *arg)
 		int rc = wire_check_reply(f->rbuf, (size_t)n, r->id, r->q.qname, r->q.qtype,
 					  r->q.qclass, &rep);
 		if (rc == WIRE_EMISMATCH) {
-			d->stats.upstream_mismatch++;
+			w->stats.upstream_mismatch++;
 			continue;
 		}
 		if (rc != WIRE_OK) {
-			d->stats.upstream_errors++;
+			w->stats.upstream_errors++;
 			next_upstream(r);
 			return;
 		}
@@ -273,7 +273,7 @@ static void on_udp_read(evutil_socket_t fd, short what, void *arg)
 
 static void arm_timer(fwd_req *r)
 {
-	uint32_t ms = r->f->d->cfg->timeout_ms;
+	uint32_t ms = r->f->w->d->cfg->timeout_ms;
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 	evtimer_add(r->ev_timer, &tv);
 }
@@ -283,25 +283,25 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	fwd_req *r = arg;
 	(void)fd;
 	(void)what;
-	r->f->d->stats.upstream_timeouts++;
+	r->f->w->stats.upstream_timeouts++;
 	next_upstream(r);
 }
 
 static void attempt_start(fwd_req *r)
 {
-	daemon_ctx *d = r->f->d;
-	const upstream *u = &d->upstreams[r->up];
+	worker *w = r->f->w;
+	const upstream *u = &w->d->upstreams[r->up];
 
 	r->id = (uint16_t)arc4random();
 	wire_set_id(r->pkt, r->id);
 	r->fd = socket(u->sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (r->fd < 0 || connect(r->fd, (const struct sockaddr *)&u->sa, u->salen) < 0 ||
 	    send(r->fd, r->pkt, r->pkt_len, 0) < 0) {
-		d->stats.upstream_errors++;
+		w->stats.upstream_errors++;
 		next_upstream(r);
 		return;
 	}
-	r->ev_read = event_new(d->base, r->fd, EV_READ | EV_PERSIST, on_udp_read, r);
+	r->ev_read = event_new(w->base, r->fd, EV_READ | EV_PERSIST, on_udp_read, r);
 	if (!r->ev_read || event_add(r->ev_read, NULL) < 0) {
 		next_upstream(r);
 		return;
@@ -312,7 +312,7 @@ static void attempt_start(fwd_req *r)
 static void on_tcp_read(struct bufferevent *bev, void *arg)
 {
 	fwd_req *r = arg;
-	daemon_ctx *d = r->f->d;
+	worker *w = r->f->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	uint8_t hdr[2];
 	if (evbuffer_copyout(in, hdr, 2) < 2)
@@ -325,7 +325,7 @@ static void on_tcp_read(struct bufferevent *bev, void *arg)
 	wire_reply rep;
 	if (wire_check_reply(r->f->rbuf, len, r->id, r->q.qname, r->q.qtype, r->q.qclass, &rep) !=
 	    WIRE_OK) {
-		d->stats.upstream_mismatch++;
+		w->stats.upstream_mismatch++;
 		next_upstream(r);
 		return;
 	}
@@ -338,19 +338,19 @@ static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED)
 		return;
-	r->f->d->stats.upstream_errors++;
+	r->f->w->stats.upstream_errors++;
 	next_upstream(r);
 }
 
 static void start_tcp(fwd_req *r)
 {
-	daemon_ctx *d = r->f->d;
-	const upstream *u = &d->upstreams[r->up];
+	worker *w = r->f->w;
+	const upstream *u = &w->d->upstreams[r->up];
 	uint8_t len2[2] = { (uint8_t)(r->pkt_len >> 8), (uint8_t)r->pkt_len };
 
 	r->id = (uint16_t)arc4random();
 	wire_set_id(r->pkt, r->id);
-	r->bev = bufferevent_socket_new(d->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	r->bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!r->bev) {
 		next_upstream(r);
 		return;
@@ -360,7 +360,7 @@ static void start_tcp(fwd_req *r)
 	bufferevent_write(r->bev, r->pkt, r->pkt_len);
 	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(r->bev, (const struct sockaddr *)&u->sa, (int)u->salen) < 0) {
-		d->stats.upstream_errors++;
+		w->stats.upstream_errors++;
 		next_upstream(r);
 		return;
 	}
@@ -377,25 +377,25 @@ static fwd_req *find_shared(fwd *f, uint32_t hash, const uint8_t *key, size_t ke
 
 static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q)
 {
-	fwd_waiter *w = malloc(sizeof(*w));
-	if (!w)
+	fwd_waiter *wt = malloc(sizeof(*wt));
+	if (!wt)
 		return;
-	w->c = *c;
-	w->q = *q;
-	w->q.edns_opts = NULL;
-	w->q.edns_opts_len = 0;
+	wt->c = *c;
+	wt->q = *q;
+	wt->q.edns_opts = NULL;
+	wt->q.edns_opts_len = 0;
 	if (c->t == TRANSPORT_TCP)
 		tcp_conn_ref(c->conn);
-	w->next = r->waiters;
-	r->waiters = w;
+	wt->next = r->waiters;
+	r->waiters = wt;
 	f->n_waiters++;
 }
 
 void fwd_submit(fwd *f, const client *c, const wire_query *q)
 {
-	daemon_ctx *d = f->d;
+	worker *w = f->w;
 	if (f->n_waiters >= FWD_MAX_WAITERS) {
-		d->stats.dropped++;  /* overload: shed, as a resolver's jostle does */
+		w->stats.dropped++;  /* overload: shed, as a resolver's jostle does */
 		return;
 	}
 	uint8_t key[FWD_KEY_MAX];
@@ -405,7 +405,7 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q)
 	if (shareable) {
 		fwd_req *r = find_shared(f, hash, key, keylen);
 		if (r) {
-			d->stats.coalesced++;
+			w->stats.coalesced++;
 			add_waiter(f, r, c, q);
 			return;
 		}
@@ -419,12 +419,12 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q)
 	r->q = *q;
 	r->q.edns_opts = NULL;
 	r->pkt_len = wire_build_forward(q, 0, r->pkt, sizeof(r->pkt));
-	r->ev_timer = evtimer_new(d->base, on_timer, r);
+	r->ev_timer = evtimer_new(w->base, on_timer, r);
 	if (!r->pkt_len || !r->ev_timer) {
 		if (r->ev_timer)
 			event_free(r->ev_timer);
 		free(r);
-		query_answer_servfail(d, c, q);
+		query_answer_servfail(w, c, q);
 		return;
 	}
 	f->n_reqs++;
@@ -442,7 +442,7 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q)
 		r->hnext = f->buckets[b];
 		f->buckets[b] = r;
 	}
-	if (!d->n_upstreams) {
+	if (!w->d->n_upstreams) {
 		req_finish(r, NULL, 0, NULL);
 		return;
 	}

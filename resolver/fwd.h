@@ -19,7 +19,7 @@
 
 typedef struct fwd fwd;
 
-fwd *fwd_new(daemon_ctx *d);
+fwd *fwd_new(worker *w);
 /* Drops every request in flight without answering it. */
 void fwd_free(fwd *f);
 

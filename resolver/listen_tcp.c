@@ -2,7 +2,7 @@
  * listen_tcp.c: TCP listeners and connections, on libevent bufferevents.
  *
  * Connections sit on one list, most recently active first, shared by all
- * listeners (the cap is the daemon's). When the cap is reached, a new
+ * listeners of a worker (the cap is the worker's share). When it is reached, a new
  * connection closes the least recently active one that has no query in
  * flight; if every one is busy, the new one is refused.
  */
@@ -23,12 +23,12 @@
 #include "resolver/query.h"
 
 struct tcp_server {
-	daemon_ctx *d;
+	worker *w;
 	struct evconnlistener *lev;
 };
 
 struct tcp_conn {
-	daemon_ctx *d;
+	worker *w;
 	struct bufferevent *bev;    /* NULL once closed */
 	struct tcp_conn *prev, *next;
 	int refs;                   /* queries in flight */
@@ -39,16 +39,16 @@ struct tcp_conn {
 	cfg_ip ip;
 };
 
-/* The daemon-wide connection list lives in this small struct, created on
- * first use and hung off the daemon as an opaque pointer. */
+/* The worker's connection list lives in this small struct, created on
+ * first use and hung off the worker as an opaque pointer. */
 typedef struct tcp_list {
 	tcp_conn *head, *tail;
 	size_t n;
 } tcp_list;
 
-static tcp_list *conns(daemon_ctx *d)
+static tcp_list *conns(worker *w)
 {
-	return (tcp_list *)d->tcp_conns;
+	return (tcp_list *)w->tcp_conns;
 }
 
 static void list_remove(tcp_list *l, tcp_conn *c)
@@ -79,7 +79,7 @@ static void list_push_front(tcp_list *l, tcp_conn *c)
 
 static void touch(tcp_conn *c)
 {
-	tcp_list *l = conns(c->d);
+	tcp_list *l = conns(c->w);
 	if (l->head != c) {
 		list_remove(l, c);
 		list_push_front(l, c);
@@ -90,7 +90,7 @@ static void conn_close(tcp_conn *c)
 {
 	if (!c->bev)
 		return;
-	list_remove(conns(c->d), c);
+	list_remove(conns(c->w), c);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	if (!c->refs)
@@ -143,7 +143,7 @@ void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	tcp_conn *c = arg;
-	daemon_ctx *d = c->d;
+	worker *w = c->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	touch(c);
 	while (c->bev && !c->paused) {
@@ -152,18 +152,18 @@ static void on_read(struct bufferevent *bev, void *arg)
 			return;
 		size_t len = (size_t)hdr[0] << 8 | hdr[1];
 		if (len < WIRE_HDR_LEN) {
-			d->stats.dropped++;
+			w->stats.dropped++;
 			conn_close(c);  /* not DNS: a query is at least a header */
 			return;
 		}
 		if (evbuffer_get_length(in) < len + 2)
 			return;
 		evbuffer_drain(in, 2);
-		evbuffer_remove(in, d->in, len);
+		evbuffer_remove(in, w->in, len);
 		client cl = { .t = TRANSPORT_TCP, .conn = c, .ip = c->ip,
 			      .sa = c->sa, .salen = c->salen, .fd = -1 };
 		c->refs++;  /* keep c alive through query_handle, which may close it */
-		query_handle(d, &cl, d->in, len);
+		query_handle(w, &cl, w->in, len);
 		c->refs--;
 		if (!c->bev) {
 			if (!c->refs)
@@ -201,10 +201,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Makes room under the cap: closes the least recently active idle one. */
-static bool make_room(daemon_ctx *d)
+static bool make_room(worker *w)
 {
-	tcp_list *l = conns(d);
-	if (l->n < TCP_MAX_CONNS)
+	tcp_list *l = conns(w);
+	if (l->n < w->tcp_max_conns)
 		return true;
 	for (tcp_conn *c = l->tail; c; c = c->prev) {
 		if (!c->refs) {
@@ -219,9 +219,9 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		      int salen, void *arg)
 {
 	tcp_server *s = arg;
-	daemon_ctx *d = s->d;
+	worker *w = s->w;
 	(void)lev;
-	if (d->stopping || !make_room(d)) {
+	if (w->stopping || !make_room(w)) {
 		evutil_closesocket(fd);
 		return;
 	}
@@ -230,13 +230,13 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		evutil_closesocket(fd);
 		return;
 	}
-	c->d = d;
+	c->w = w;
 	memcpy(&c->sa, sa, (size_t)salen);
 	c->salen = (socklen_t)salen;
 	cfg_addr a;
 	netaddr_from_sockaddr(sa, &a);
 	c->ip = a.ip;
-	c->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		evutil_closesocket(fd);
 		free(c);
@@ -246,17 +246,17 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_set_timeouts(c->bev, &idle, &idle);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	list_push_front(conns(d), c);
+	list_push_front(conns(w), c);
 }
 
-tcp_server *tcp_server_new(daemon_ctx *d, const cfg_addr *a, char *err, size_t errlen)
+tcp_server *tcp_server_new(worker *w, const cfg_addr *a, bool reuseport, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = netaddr_to_sockaddr(a, &ss);
 	char name[CFG_ADDR_BUF];
 	int one = 1;
 
-	if (!d->tcp_conns && !(d->tcp_conns = calloc(1, sizeof(tcp_list)))) {
+	if (!w->tcp_conns && !(w->tcp_conns = calloc(1, sizeof(tcp_list)))) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -264,6 +264,8 @@ tcp_server *tcp_server_new(daemon_ctx *d, const cfg_addr *a, char *err, size_t e
 	if (fd < 0)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 256) < 0)
@@ -271,8 +273,8 @@ tcp_server *tcp_server_new(daemon_ctx *d, const cfg_addr *a, char *err, size_t e
 	tcp_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		goto fail;
-	s->d = d;
-	s->lev = evconnlistener_new(d->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	s->w = w;
+	s->lev = evconnlistener_new(w->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (!s->lev) {
 		free(s);
 		goto fail;
@@ -293,13 +295,13 @@ void tcp_server_free(tcp_server *s)
 	free(s);
 }
 
-void tcp_close_all(daemon_ctx *d)
+void tcp_close_all(worker *w)
 {
-	tcp_list *l = conns(d);
+	tcp_list *l = conns(w);
 	if (!l)
 		return;
 	while (l->head)
 		conn_close(l->head);
 	free(l);
-	d->tcp_conns = NULL;
+	w->tcp_conns = NULL;
 }

@@ -18,15 +18,17 @@ typedef struct tcp_server tcp_server;
 typedef struct tcp_conn tcp_conn;
 
 #define TCP_IDLE_MS 10000        /* close a connection quiet this long */
-#define TCP_MAX_CONNS 1024       /* all listeners together */
+#define TCP_MAX_CONNS 1024       /* all workers together; each gets its share */
 #define TCP_MAX_PENDING 128      /* queries in flight per connection, then stop reading */
 #define TCP_MAX_OUTPUT (1 << 20) /* unread answers; past this the client is closed */
 
-tcp_server *tcp_server_new(daemon_ctx *d, const cfg_addr *a, char *err, size_t errlen);
+/* Binds and listens on `a` (with SO_REUSEPORT when several workers share
+ * it); NULL with a reason in err. */
+tcp_server *tcp_server_new(worker *w, const cfg_addr *a, bool reuseport, char *err, size_t errlen);
 /* Stops accepting; existing connections stay until tcp_close_all. */
 void tcp_server_free(tcp_server *s);
 /* Closes every connection (at shutdown). */
-void tcp_close_all(daemon_ctx *d);
+void tcp_close_all(worker *w);
 
 void tcp_conn_ref(tcp_conn *c);
 void tcp_conn_unref(tcp_conn *c);

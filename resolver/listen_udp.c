@@ -1,6 +1,10 @@
 /*
- * listen_udp.c: UDP listener. The read callback drains up to a batch of
- * datagrams per wakeup, so a busy socket costs one poll per batch.
+ * listen_udp.c: UDP listener with batched I/O.
+ *
+ * One wakeup reads up to UDP_BATCH datagrams with recvmmsg; answers built
+ * while the batch is handled are queued and sent with one sendmmsg at its
+ * end, so a busy socket costs two system calls per batch instead of two per
+ * query. Answers that arrive later (from upstream) are sent one by one.
  */
 #include "resolver/listen_udp.h"
 
@@ -15,33 +19,94 @@
 #include "resolver/netaddr.h"
 #include "resolver/query.h"
 
-#define UDP_BATCH 64
-#define UDP_RCVBUF (4 << 20)  /* absorbs bursts while the loop is busy */
+#define UDP_BATCH 32
+#define UDP_ROUNDS 4                 /* batches per wakeup, then let other events run */
+#define UDP_QUERY_MAX 2048           /* larger datagrams are not queries we answer */
+#define UDP_RCVBUF (4 << 20)         /* absorbs bursts while the loop is busy */
 
 struct udp_listener {
-	daemon_ctx *d;
+	worker *w;
 	int fd;
 	struct event *ev;
-	uint8_t buf[WIRE_TCP_MAX];
+	struct mmsghdr in_msg[UDP_BATCH];
+	struct iovec in_iov[UDP_BATCH];
+	struct sockaddr_storage in_sa[UDP_BATCH];
+	uint8_t in_buf[UDP_BATCH][UDP_QUERY_MAX];
+	struct mmsghdr out_msg[UDP_BATCH];
+	struct iovec out_iov[UDP_BATCH];
+	struct sockaddr_storage out_sa[UDP_BATCH];
+	uint8_t out_buf[UDP_BATCH][WIRE_EDNS_UDP];
+	unsigned n_out;
 };
+
+static void flush(udp_listener *l)
+{
+	unsigned done = 0;
+	while (done < l->n_out) {
+		int n = sendmmsg(l->fd, l->out_msg + done, l->n_out - done, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* EAGAIN (socket buffer full) or an error for this one: drop it */
+			l->w->stats.dropped++;
+			n = 1;
+		}
+		done += (unsigned)n;
+	}
+	l->n_out = 0;
+}
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	udp_listener *l = arg;
+	worker *w = l->w;
 	(void)what;
-	for (int i = 0; i < UDP_BATCH; i++) {
-		client c = { .t = TRANSPORT_UDP, .fd = fd, .salen = sizeof(c.sa) };
-		ssize_t n = recvfrom(fd, l->buf, sizeof(l->buf), 0, (struct sockaddr *)&c.sa, &c.salen);
-		if (n < 0)
-			return;  /* EAGAIN, or an ICMP error of an earlier send: nothing to read */
-		cfg_addr a;
-		netaddr_from_sockaddr((const struct sockaddr *)&c.sa, &a);
-		c.ip = a.ip;
-		query_handle(l->d, &c, l->buf, (size_t)n);
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		for (int i = 0; i < UDP_BATCH; i++)
+			l->in_msg[i].msg_hdr.msg_namelen = sizeof(l->in_sa[i]);
+		int n = recvmmsg(fd, l->in_msg, UDP_BATCH, 0, NULL);
+		if (n <= 0)
+			return;  /* EAGAIN, or an ICMP error of an earlier send */
+		w->batching = l;
+		for (int i = 0; i < n; i++) {
+			const struct msghdr *h = &l->in_msg[i].msg_hdr;
+			if (h->msg_flags & MSG_TRUNC) {
+				w->stats.dropped++;
+				continue;
+			}
+			client c = { .t = TRANSPORT_UDP, .fd = fd, .salen = h->msg_namelen };
+			memcpy(&c.sa, &l->in_sa[i], h->msg_namelen);
+			cfg_addr a;
+			netaddr_from_sockaddr((const struct sockaddr *)&c.sa, &a);
+			c.ip = a.ip;
+			query_handle(w, &c, l->in_buf[i], l->in_msg[i].msg_len);
+		}
+		flush(l);
+		w->batching = NULL;
+		if (n < UDP_BATCH)
+			return;
 	}
 }
 
-udp_listener *udp_listener_new(daemon_ctx *d, const cfg_addr *a, char *err, size_t errlen)
+void udp_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
+{
+	udp_listener *l = w->batching;
+	if (l && l->fd == c->fd && len <= sizeof(l->out_buf[0])) {
+		if (l->n_out == UDP_BATCH)
+			flush(l);
+		unsigned i = l->n_out++;
+		memcpy(l->out_buf[i], pkt, len);
+		memcpy(&l->out_sa[i], &c->sa, c->salen);
+		l->out_iov[i].iov_len = len;
+		l->out_msg[i].msg_hdr.msg_namelen = c->salen;
+		return;
+	}
+	if (sendto(c->fd, pkt, len, 0, (const struct sockaddr *)&c->sa, c->salen) < 0)
+		w->stats.dropped++;
+}
+
+udp_listener *udp_listener_new(worker *w, const cfg_addr *a, bool reuseport, char *err,
+			       size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = netaddr_to_sockaddr(a, &ss);
@@ -51,17 +116,27 @@ udp_listener *udp_listener_new(daemon_ctx *d, const cfg_addr *a, char *err, size
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	l->d = d;
+	l->w = w;
+	for (int i = 0; i < UDP_BATCH; i++) {
+		l->in_iov[i] = (struct iovec){ .iov_base = l->in_buf[i], .iov_len = UDP_QUERY_MAX };
+		l->in_msg[i].msg_hdr = (struct msghdr){ .msg_name = &l->in_sa[i],
+							.msg_iov = &l->in_iov[i], .msg_iovlen = 1 };
+		l->out_iov[i] = (struct iovec){ .iov_base = l->out_buf[i] };
+		l->out_msg[i].msg_hdr = (struct msghdr){ .msg_name = &l->out_sa[i],
+							 .msg_iov = &l->out_iov[i], .msg_iovlen = 1 };
+	}
 	l->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		goto fail;
 	int one = 1, rcv = UDP_RCVBUF;
 	if (ss.ss_family == AF_INET6)
 		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	if (bind(l->fd, (struct sockaddr *)&ss, sl) < 0)
 		goto fail;
-	l->ev = event_new(d->base, l->fd, EV_READ | EV_PERSIST, on_read, l);
+	l->ev = event_new(w->base, l->fd, EV_READ | EV_PERSIST, on_read, l);
 	if (!l->ev || event_add(l->ev, NULL) < 0)
 		goto fail;
 	return l;
@@ -75,15 +150,11 @@ void udp_listener_free(udp_listener *l)
 {
 	if (!l)
 		return;
+	if (l->w->batching == l)
+		l->w->batching = NULL;
 	if (l->ev)
 		event_free(l->ev);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(l);
-}
-
-void udp_send(daemon_ctx *d, const client *c, const uint8_t *pkt, size_t len)
-{
-	if (sendto(c->fd, pkt, len, 0, (const struct sockaddr *)&c->sa, c->salen) < 0)
-		d->stats.dropped++;
 }

@@ -20,26 +20,26 @@ static bool access_allowed(const daemon_ctx *d, const cfg_ip *ip)
 	return false;
 }
 
-static void send_error(daemon_ctx *d, const client *c, const wire_query *q, uint16_t rcode,
+static void send_error(worker *w, const client *c, const wire_query *q, uint16_t rcode,
 		       int32_t ede, const char *text)
 {
-	size_t n = wire_build_error(q, rcode, ede, text, d->out, daemon_answer_cap(c, q));
+	size_t n = wire_build_error(q, rcode, ede, text, w->out, client_answer_cap(c, q));
 	if (n)
-		daemon_send(d, c, d->out, n);
+		worker_send(w, c, w->out, n);
 }
 
 /* Maps the policy's answer onto the wire builder's and sends it. */
-static void send_block(daemon_ctx *d, const client *c, const wire_query *q, const policy_match *m)
+static void send_block(worker *w, const client *c, const wire_query *q, const policy_match *m)
 {
 	wire_block b = {
-		.ttl = d->cfg->sinkhole.ttl,
+		.ttl = w->d->cfg->sinkhole.ttl,
 		.serial = (uint32_t)m->rule->effective,
 		.soa_owner = m->entry,
 		.ede_code = m->rule->vendor->ede,
 		.ede_text = m->rule->ede_text,
 	};
-	memcpy(b.sink4, d->cfg->sinkhole.ipv4.addr, 4);
-	memcpy(b.sink6, d->cfg->sinkhole.ipv6.addr, 16);
+	memcpy(b.sink4, w->d->cfg->sinkhole.ipv4.addr, 4);
+	memcpy(b.sink6, w->d->cfg->sinkhole.ipv6.addr, 16);
 	switch (m->answer) {
 	case POLICY_ANS_REFUSED: b.kind = WIRE_BLOCK_REFUSED; break;
 	case POLICY_ANS_NXDOMAIN: b.kind = WIRE_BLOCK_NXDOMAIN; break;
@@ -48,89 +48,89 @@ static void send_block(daemon_ctx *d, const client *c, const wire_query *q, cons
 	case POLICY_ANS_NODATA:
 	case POLICY_ANS_NONE: b.kind = WIRE_BLOCK_NODATA; break;
 	}
-	size_t n = wire_build_block(q, &b, d->out, daemon_answer_cap(c, q));
+	size_t n = wire_build_block(q, &b, w->out, client_answer_cap(c, q));
 	if (n)
-		daemon_send(d, c, d->out, n);
+		worker_send(w, c, w->out, n);
 }
 
-void query_handle(daemon_ctx *d, const client *c, const uint8_t *pkt, size_t len)
+void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 {
 	wire_query q;
 	int rc = wire_parse_query(pkt, len, &q);
 
-	d->stats.queries[c->t]++;
+	w->stats.queries[c->t]++;
 	switch (rc) {
 	case WIRE_OK:
 		break;
 	case WIRE_EDROP:
-		d->stats.dropped++;
+		w->stats.dropped++;
 		return;
 	case WIRE_ENOTIMP:
-		d->stats.notimp++;
-		send_error(d, c, &q, WIRE_RCODE_NOTIMP, WIRE_EDE_NONE, NULL);
+		w->stats.notimp++;
+		send_error(w, c, &q, WIRE_RCODE_NOTIMP, WIRE_EDE_NONE, NULL);
 		return;
 	case WIRE_EBADVERS:
-		send_error(d, c, &q, WIRE_RCODE_BADVERS, WIRE_EDE_NONE, NULL);
+		send_error(w, c, &q, WIRE_RCODE_BADVERS, WIRE_EDE_NONE, NULL);
 		return;
 	default:
-		d->stats.formerr++;
-		send_error(d, c, &q, WIRE_RCODE_FORMERR, WIRE_EDE_NONE, NULL);
+		w->stats.formerr++;
+		send_error(w, c, &q, WIRE_RCODE_FORMERR, WIRE_EDE_NONE, NULL);
 		return;
 	}
 
-	if (!access_allowed(d, &c->ip)) {
-		d->stats.refused_access++;
-		send_error(d, c, &q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL);
+	if (!access_allowed(w->d, &c->ip)) {
+		w->stats.refused_access++;
+		send_error(w, c, &q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL);
 		return;
 	}
 
 	policy_match m;
-	policy_decide(d->pol, q.qname, q.qtype, &c->ip, daemon_now(d), &m);
+	policy_decide(w->d->pol, q.qname, q.qtype, &c->ip, daemon_now(w->d), &m);
 	switch (m.verdict) {
 	case POLICY_BLOCK:
-		d->stats.blocked++;
-		send_block(d, c, &q, &m);
+		w->stats.blocked++;
+		send_block(w, c, &q, &m);
 		return;
 	case POLICY_AUDIT:
-		d->stats.audited++;
+		w->stats.audited++;
 		break;
 	case POLICY_EXEMPT:
-		d->stats.exempt++;
+		w->stats.exempt++;
 		break;
 	case POLICY_PASS:
 		break;
 	}
-	d->stats.forwarded++;
-	fwd_submit(d->fwd, c, &q);
+	w->stats.forwarded++;
+	fwd_submit(w->fwd, c, &q);
 }
 
-void query_answer_reply(daemon_ctx *d, const client *c, const wire_query *q,
+void query_answer_reply(worker *w, const client *c, const wire_query *q,
 			const uint8_t *reply, size_t len, const wire_reply *r)
 {
 	if (r->chain_overflow) {
 		/* A chain longer than we checked: fail closed. */
-		query_answer_servfail(d, c, q);
+		query_answer_servfail(w, c, q);
 		return;
 	}
-	int64_t now = daemon_now(d);
+	int64_t now = daemon_now(w->d);
 	for (size_t i = 0; i < r->n_chain; i++) {
 		policy_match m;
-		policy_decide(d->pol, r->chain[i], q->qtype, &c->ip, now, &m);
+		policy_decide(w->d->pol, r->chain[i], q->qtype, &c->ip, now, &m);
 		if (m.verdict == POLICY_BLOCK) {
-			d->stats.cloaked++;
-			d->stats.blocked++;
-			send_block(d, c, q, &m);
+			w->stats.cloaked++;
+			w->stats.blocked++;
+			send_block(w, c, q, &m);
 			return;
 		}
 	}
-	size_t n = wire_reply_to_client(reply, len, r, q, d->out, daemon_answer_cap(c, q));
+	size_t n = wire_reply_to_client(reply, len, r, q, w->out, client_answer_cap(c, q));
 	if (n)
-		daemon_send(d, c, d->out, n);
+		worker_send(w, c, w->out, n);
 }
 
-void query_answer_servfail(daemon_ctx *d, const client *c, const wire_query *q)
+void query_answer_servfail(worker *w, const client *c, const wire_query *q)
 {
-	d->stats.servfail++;
-	send_error(d, c, q, WIRE_RCODE_SERVFAIL, WIRE_EDE_NO_REACHABLE_AUTHORITY,
+	w->stats.servfail++;
+	send_error(w, c, q, WIRE_RCODE_SERVFAIL, WIRE_EDE_NO_REACHABLE_AUTHORITY,
 		   "no upstream answered");
 }

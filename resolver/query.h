@@ -13,17 +13,17 @@
 
 /* Handles one query packet from client `c` (borrowed; the forwarder copies
  * what it keeps). */
-void query_handle(daemon_ctx *d, const client *c, const uint8_t *pkt, size_t len);
+void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len);
 
 /*
  * Answers client `c`'s query `q` with the upstream reply `reply` (checked as
  * `r`), unless the reply's CNAME/DNAME chain enters a blocked name: then the
  * client gets that rule's block answer instead.
  */
-void query_answer_reply(daemon_ctx *d, const client *c, const wire_query *q,
+void query_answer_reply(worker *w, const client *c, const wire_query *q,
 			const uint8_t *reply, size_t len, const wire_reply *r);
 
 /* Answers with SERVFAIL and EDE 22 (No Reachable Authority). */
-void query_answer_servfail(daemon_ctx *d, const client *c, const wire_query *q);
+void query_answer_servfail(worker *w, const client *c, const wire_query *q);
 
 #endif

@@ -1,146 +1,111 @@
 /*
- * serve.c: `embargo serve`: load, bind every listener, run the event loop in
- * the foreground until SIGTERM or SIGINT, then stop accepting, give queries
- * in flight up to a second, and exit 0.
- *
- * Also the daemon-wide pieces of daemon.h: the policy clock, sending an
- * answer to any client, and the answer size limit.
+ * serve.c: `embargo serve`: load the config and policy, bind every listener
+ * in every worker, run the workers (worker 0 on the main thread, the others
+ * in threads) in the foreground until SIGTERM or SIGINT, then stop them all
+ * and exit 0.
  */
+#include <errno.h>
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "resolver/cli.h"
 #include "resolver/daemon.h"
-#include "resolver/fwd.h"
-#include "resolver/listen_tcp.h"
-#include "resolver/listen_udp.h"
 #include "resolver/log.h"
+#include "resolver/netaddr.h"
 #include "resolver/upstream.h"
 
-#define STOP_GRACE_MS 1000
-
-int64_t daemon_now(const daemon_ctx *d)
-{
-	struct timespec ts;
-	if (!d->clock_pinned)
-		return (int64_t)time(NULL);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return d->clock_at + (int64_t)(ts.tv_sec - d->clock_mono0.tv_sec) -
-	       (ts.tv_nsec < d->clock_mono0.tv_nsec ? 1 : 0);
-}
-
-void daemon_send(daemon_ctx *d, const client *c, const uint8_t *pkt, size_t len)
-{
-	if (c->t == TRANSPORT_UDP)
-		udp_send(d, c, pkt, len);
-	else
-		tcp_conn_send(c->conn, pkt, len);
-}
-
-size_t daemon_answer_cap(const client *c, const wire_query *q)
-{
-	return c->t == TRANSPORT_UDP ? wire_udp_limit(q) : WIRE_TCP_MAX;
-}
-
-void daemon_maybe_exit(daemon_ctx *d)
-{
-	if (d->stopping && !fwd_inflight(d->fwd))
-		event_base_loopexit(d->base, NULL);
-}
-
-static void close_listeners(daemon_ctx *d)
-{
-	for (size_t i = 0; i < d->n_udp; i++)
-		udp_listener_free(d->udp[i]);
-	for (size_t i = 0; i < d->n_tcp; i++)
-		tcp_server_free(d->tcp[i]);
-	d->n_udp = d->n_tcp = 0;
-}
-
-static void on_stop_timer(evutil_socket_t fd, short what, void *arg)
-{
-	daemon_ctx *d = arg;
-	(void)fd;
-	(void)what;
-	event_base_loopexit(d->base, NULL);
-}
+#define WORKERS_MAX 64
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	daemon_ctx *d = arg;
 	(void)what;
-	if (d->stopping)
+	if (atomic_exchange(&d->stopping, true))
 		return;
 	log_info("serve", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	d->stopping = true;
-	close_listeners(d);
-	struct timeval grace = { .tv_sec = STOP_GRACE_MS / 1000, .tv_usec = (STOP_GRACE_MS % 1000) * 1000 };
-	d->stop_timer = evtimer_new(d->base, on_stop_timer, d);
-	if (d->stop_timer)
-		evtimer_add(d->stop_timer, &grace);
-	daemon_maybe_exit(d);
+	for (size_t i = 0; i < d->n_workers; i++)
+		worker_stop(d->workers[i]);
 }
 
-static int open_listeners(daemon_ctx *d)
+/*
+ * With SO_REUSEPORT a second process could bind our addresses silently and
+ * steal half the queries. So before the workers bind with it, each address
+ * is bound once without it: a port already in use fails here, clearly.
+ */
+static int probe_free(const cfg *c, char *err, size_t errlen)
 {
-	const cfg *c = d->cfg;
-	char err[256];
-	d->udp = calloc(c->n_listen ? c->n_listen : 1, sizeof(*d->udp));
-	d->tcp = calloc(c->n_listen ? c->n_listen : 1, sizeof(*d->tcp));
-	if (!d->udp || !d->tcp)
-		return -1;
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	char name[CFG_ADDR_BUF];
 	for (size_t i = 0; i < c->n_listen; i++) {
-		udp_listener *u = udp_listener_new(d, &c->listen[i], err, sizeof(err));
-		if (!u)
-			goto fail;
-		d->udp[d->n_udp++] = u;
-		tcp_server *t = tcp_server_new(d, &c->listen[i], err, sizeof(err));
-		if (!t)
-			goto fail;
-		d->tcp[d->n_tcp++] = t;
+		for (size_t t = 0; t < 2; t++) {
+			struct sockaddr_storage ss;
+			socklen_t sl = netaddr_to_sockaddr(&c->listen[i], &ss);
+			int one = 1, fd = socket(ss.ss_family, types[t] | SOCK_CLOEXEC, 0);
+			if (fd >= 0 && ss.ss_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+			if (fd >= 0 && types[t] == SOCK_STREAM)
+				setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+				snprintf(err, errlen, "cannot listen on %s/%s: %s",
+					 cfg_addr_format(&c->listen[i], name),
+					 types[t] == SOCK_DGRAM ? "udp" : "tcp", strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				return -1;
+			}
+			close(fd);
+		}
 	}
 	return 0;
-fail:
-	fprintf(stderr, "embargo: %s\n", err);
-	return -1;
+}
+
+static size_t worker_count(const cfg *c)
+{
+	long n = c->workers ? (long)c->workers : sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	return n > WORKERS_MAX ? WORKERS_MAX : (size_t)n;
 }
 
 static void daemon_free(daemon_ctx *d)
 {
-	close_listeners(d);
-	free(d->udp);
-	free(d->tcp);
-	tcp_close_all(d);
-	fwd_free(d->fwd);
+	for (size_t i = 0; i < d->n_workers; i++)
+		worker_free(d->workers[i]);
+	free(d->workers);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
 		event_free(d->sig_int);
-	if (d->stop_timer)
-		event_free(d->stop_timer);
 	free(d->upstreams);
 	policy_free(d->pol);
 	cfg_free(d->cfg);
-	if (d->base)
-		event_base_free(d->base);
 	free(d);
 }
 
 static void print_summary(const daemon_ctx *d)
 {
-	const daemon_stats *s = &d->stats;
+	daemon_stats s = { 0 };
+	for (size_t i = 0; i < d->n_workers; i++) {
+		const uint64_t *src = (const uint64_t *)&d->workers[i]->stats;
+		uint64_t *dst = (uint64_t *)&s;
+		for (size_t k = 0; k < sizeof(s) / sizeof(uint64_t); k++)
+			dst[k] += src[k];
+	}
 	log_info("serve",
 		 "stopped: queries udp %llu tcp %llu, blocked %llu (cloaked %llu), audited %llu, "
 		 "forwarded %llu, servfail %llu, formerr %llu, upstream mismatches %llu",
-		 (unsigned long long)s->queries[TRANSPORT_UDP], (unsigned long long)s->queries[TRANSPORT_TCP],
-		 (unsigned long long)s->blocked, (unsigned long long)s->cloaked,
-		 (unsigned long long)s->audited, (unsigned long long)s->forwarded,
-		 (unsigned long long)s->servfail, (unsigned long long)s->formerr,
-		 (unsigned long long)s->upstream_mismatch);
+		 (unsigned long long)s.queries[TRANSPORT_UDP], (unsigned long long)s.queries[TRANSPORT_TCP],
+		 (unsigned long long)s.blocked, (unsigned long long)s.cloaked,
+		 (unsigned long long)s.audited, (unsigned long long)s.forwarded,
+		 (unsigned long long)s.servfail, (unsigned long long)s.formerr,
+		 (unsigned long long)s.upstream_mismatch);
 }
 
 static void serve_usage(FILE *out)
@@ -153,6 +118,70 @@ static void serve_usage(FILE *out)
 	      "  --at TIME          pin the policy clock to TIME (RFC 3339 or a date) and let\n"
 	      "                     it run on from there: previews and tests\n",
 	      out);
+}
+
+static void log_start(const daemon_ctx *d)
+{
+	char a[CFG_ADDR_BUF], t[CFG_TIME_BUF];
+	for (size_t i = 0; i < d->cfg->n_listen; i++)
+		log_info("serve", "listening on %s (udp, tcp)", cfg_addr_format(&d->cfg->listen[i], a));
+	for (size_t i = 0; i < d->n_upstreams; i++)
+		log_info("serve", "upstream %s", cfg_addr_format(&d->upstreams[i].addr, a));
+	log_info("serve", "policy: %zu vendors, %zu rules, %zu entries; %zu worker%s; clock %s%s",
+		 policy_vendor_count(d->pol), policy_rule_count(d->pol), policy_entry_count(d->pol),
+		 d->n_workers, d->n_workers == 1 ? "" : "s", cfg_time_format(daemon_now(d), t),
+		 d->clock_pinned ? " (pinned with --at)" : "");
+}
+
+/* Binds everything and runs until stopped. 0, or 1 after printing why. */
+static int run(daemon_ctx *d)
+{
+	char err[256];
+	size_t n = worker_count(d->cfg);
+	bool reuseport = n > 1;
+
+	if (upstream_setup(d, "/etc/resolv.conf", err, sizeof(err)) < 0 ||
+	    (reuseport && probe_free(d->cfg, err, sizeof(err)) < 0))
+		goto fail;
+	d->workers = calloc(n, sizeof(*d->workers));
+	if (!d->workers)
+		return 1;
+	d->n_workers = n;
+	for (size_t i = 0; i < n; i++) {
+		d->workers[i] = worker_new(d, (unsigned)i, reuseport, err, sizeof(err));
+		if (!d->workers[i]) {
+			d->n_workers = i;
+			goto fail;
+		}
+	}
+	struct event_base *base = d->workers[0]->base;
+	d->sig_term = evsignal_new(base, SIGTERM, on_signal, d);
+	d->sig_int = evsignal_new(base, SIGINT, on_signal, d);
+	if (!d->sig_term || !d->sig_int || evsignal_add(d->sig_term, NULL) < 0 ||
+	    evsignal_add(d->sig_int, NULL) < 0)
+		return 1;
+	log_start(d);
+
+	for (size_t i = 1; i < n; i++) {
+		worker *w = d->workers[i];
+		int e = pthread_create(&w->thread, NULL, worker_run, w);
+		if (e) {
+			snprintf(err, sizeof(err), "cannot start worker %zu: %s", i, strerror(e));
+			on_signal(SIGTERM, 0, d);
+			for (size_t j = 1; j < i; j++)
+				pthread_join(d->workers[j]->thread, NULL);
+			goto fail;
+		}
+		w->threaded = true;
+	}
+	worker_run(d->workers[0]);
+	for (size_t i = 1; i < n; i++)
+		pthread_join(d->workers[i]->thread, NULL);
+	print_summary(d);
+	return 0;
+fail:
+	fprintf(stderr, "embargo: %s\n", err);
+	return 1;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -200,37 +229,10 @@ int cmd_serve(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &d->clock_mono0);
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* Workers are stopped from the main thread: libevent must lock. */
+	evthread_use_pthreads();
 
-	char err[256];
-	int rc = 1;
-	d->base = event_base_new();
-	if (!d->base || !(d->fwd = fwd_new(d)))
-		goto out;
-	if (upstream_setup(d, "/etc/resolv.conf", err, sizeof(err)) < 0) {
-		fprintf(stderr, "embargo: %s\n", err);
-		goto out;
-	}
-	if (open_listeners(d) < 0)
-		goto out;
-	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
-	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
-	if (!d->sig_term || !d->sig_int || evsignal_add(d->sig_term, NULL) < 0 ||
-	    evsignal_add(d->sig_int, NULL) < 0)
-		goto out;
-
-	char a[CFG_ADDR_BUF], t[CFG_TIME_BUF];
-	for (size_t i = 0; i < d->cfg->n_listen; i++)
-		log_info("serve", "listening on %s (udp, tcp)", cfg_addr_format(&d->cfg->listen[i], a));
-	for (size_t i = 0; i < d->n_upstreams; i++)
-		log_info("serve", "upstream %s", cfg_addr_format(&d->upstreams[i].addr, a));
-	log_info("serve", "policy: %zu vendors, %zu rules, %zu entries; clock %s%s",
-		 policy_vendor_count(d->pol), policy_rule_count(d->pol), policy_entry_count(d->pol),
-		 cfg_time_format(daemon_now(d), t), pinned ? " (pinned with --at)" : "");
-
-	event_base_dispatch(d->base);
-	print_summary(d);
-	rc = 0;
-out:
+	int rc = run(d);
 	daemon_free(d);
 	return rc;
 }

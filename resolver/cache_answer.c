@@ -1,0 +1,171 @@
+/*
+ * cache_answer.c: answers written from cache entries (see cache.h).
+ *
+ * The fast path, taken whenever the stored reply fits the client's limit,
+ * is a memcpy and patches in place: ID, question case, RD/AD, ARCOUNT when
+ * the OPT is cut off, and one 4-octet TTL per record. Only a reply too big
+ * for the client goes through wire_reply_to_client, which drops the
+ * additional section or truncates; the TTLs of what remains are patched
+ * after it the same way, since earlier offsets do not move.
+ */
+#include "resolver/cache_impl.h"
+
+#include <string.h>
+
+/* Writes e's answer for q; every TTL becomes ttl_set if >= 0, else is
+ * decreased by dec. Returns the length or 0. */
+static size_t entry_write(const cache_entry *e, const wire_query *q, uint8_t *out, size_t cap,
+			  uint32_t dec, int64_t ttl_set, cache_hit *hit)
+{
+	const uint8_t *src = cache_entry_reply(e);
+	bool strip = e->opt_rdlen_at && !q->edns;
+	size_t n = strip ? e->strip_len : e->len, limit;
+
+	if (n <= cap) {
+		/* The common case: the whole reply fits. */
+		memcpy(out, src, n);
+		if (strip)
+			put16(out + 10, e->strip_ar);
+		put16(out, q->id);
+		memcpy(out + WIRE_HDR_LEN, q->qname, q->qname_len);
+		limit = n;
+		hit->opt_rdlen_at = strip ? 0 : e->opt_rdlen_at;
+	} else {
+		/* Too big: wire.c drops the additional section or truncates. */
+		wire_reply r;
+		memset(&r, 0, offsetof(wire_reply, chain_len));
+		r.rcode = e->rcode;
+		r.flags = get16(src + 2);
+		r.edns = e->opt_rdlen_at != 0;
+		r.ancount = get16(src + 6);
+		r.nscount = get16(src + 8);
+		r.arcount = get16(src + 10);
+		r.question_end = WIRE_HDR_LEN + (size_t)e->qname_len + 4;
+		r.ar_start = e->ar_start;
+		r.opt_start = e->strip_len;
+		r.opt_end = r.end = e->len;
+		r.opt_index = e->strip_ar;
+		n = wire_reply_to_client(src, e->len, &r, q, out, cap);
+		if (n == 0)
+			return 0;
+		/* Both fallbacks end with an OPT of wire.c's own, without options. */
+		limit = (get16(out + 2) & WIRE_FLAG_TC) ? 0 : e->ar_start;
+		hit->opt_rdlen_at = q->edns ? n - 2 : 0;
+	}
+	/* RD is the client's; AD only for a client that can use it (RFC 6840 5.8). */
+	uint16_t flags = get16(out + 2) & (uint16_t)~(WIRE_FLAG_RD | WIRE_FLAG_AD);
+	if (q->rd)
+		flags |= WIRE_FLAG_RD;
+	if ((q->ad || q->edns_do) && (get16(src + 2) & WIRE_FLAG_AD))
+		flags |= WIRE_FLAG_AD;
+	put16(out + 2, flags);
+
+	if (ttl_set >= 0) {
+		for (size_t i = 0; i < e->n_ttl && e->ttl_off[i] < limit; i++)
+			put32(out + e->ttl_off[i], (uint32_t)ttl_set);
+	} else if (dec > 0) {
+		for (size_t i = 0; i < e->n_ttl && e->ttl_off[i] < limit; i++) {
+			uint32_t v = get32(src + e->ttl_off[i]);
+			put32(out + e->ttl_off[i], v > dec ? v - dec : 0);
+		}
+	}
+	return n;
+}
+
+static size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out, size_t cap,
+		    cache_hit *hit, bool stale_ok)
+{
+	cache_hit dummy;
+
+	if (hit == NULL)
+		hit = &dummy;
+	memset(hit, 0, sizeof(*hit));
+	if (c == NULL || c->buckets == NULL)
+		return 0;
+	if (q == NULL || !q->has_question || out == NULL) {
+		c->st.misses++;
+		return 0;
+	}
+	cache_key k;
+	cache_key_make(c, q, &k);
+	cache_entry **link = cache_lookup(c, &k);
+	if (link == NULL) {
+		c->st.misses++;
+		return 0;
+	}
+	cache_entry *e = *link;
+	uint64_t age = cache_age_ms(e, now_ms), life = (uint64_t)e->life * 1000;
+	size_t n;
+
+	if (age < life) {
+		n = entry_write(e, q, out, cap, (uint32_t)(age / 1000), -1, hit);
+		if (n == 0)
+			goto miss;
+		hit->ttl_left = e->life - (uint32_t)(age / 1000);
+		/* The last tenth of the lifetime: ask for one refresh. */
+		if ((life - age) * 10 <= life && !(e->flags & CE_PREFETCH)) {
+			e->flags |= CE_PREFETCH;
+			hit->prefetch = true;
+			c->st.prefetches++;
+		}
+		c->st.hits++;
+	} else if (stale_ok && age - life <= (uint64_t)c->o.stale_max * 1000) {
+		n = entry_write(e, q, out, cap, 0, CACHE_STALE_TTL, hit);
+		if (n == 0)
+			goto miss;
+		hit->stale = true;
+		c->st.stale_hits++;
+	} else {
+		if (cache_entry_dead(c, e, now_ms)) {
+			c->st.expired++;
+			cache_entry_remove(c, link);
+		}
+		goto miss;
+	}
+	e->flags |= CE_REF;
+	hit->hit = true;
+	hit->rcode = e->rcode;
+	hit->n_chain = e->n_chain;
+	hit->chain = e->n_chain ? cache_entry_reply(e) + e->len : NULL;
+	return n;
+miss:
+	hit->opt_rdlen_at = 0;
+	c->st.misses++;
+	return 0;
+}
+
+size_t cache_answer(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out, size_t cap,
+		    cache_hit *hit)
+{
+	return serve(c, q, now_ms, out, cap, hit, false);
+}
+
+size_t cache_answer_stale(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out,
+			  size_t cap, cache_hit *hit)
+{
+	return serve(c, q, now_ms, out, cap, hit, true);
+}
+
+size_t cache_add_ede(uint8_t *out, size_t len, size_t cap, const cache_hit *hit,
+		     uint16_t info_code, const char *text)
+{
+	if (out == NULL || hit == NULL || !hit->hit || hit->opt_rdlen_at == 0 || cap < len ||
+	    hit->opt_rdlen_at + 2 > len)
+		return len;
+	size_t at = hit->opt_rdlen_at, rdlen = get16(out + at);
+	if (at + 2 + rdlen != len)   /* the OPT must be the last record */
+		return len;
+	size_t tl = text ? strnlen(text, UINT16_MAX) : 0;
+	if (rdlen + 6 + tl > UINT16_MAX || tl > cap - len || 6 > cap - len - tl)
+		tl = 0;   /* the INFO-CODE alone still says why */
+	if (rdlen + 6 > UINT16_MAX || 6 > cap - len)
+		return len;
+	uint8_t *p = out + len;
+	put16(p, WIRE_OPT_EDE);
+	put16(p + 2, (uint16_t)(2 + tl));
+	put16(p + 4, info_code);
+	if (tl)
+		memcpy(p + 6, text, tl);
+	put16(out + at, (uint16_t)(rdlen + 6 + tl));
+	return len + 6 + tl;
+}

@@ -1,0 +1,157 @@
+/*
+ * worker.c: one event loop and everything it owns: listeners, TCP
+ * connections, the forwarding table. Stopping is asked from the main thread
+ * by activating the worker's stop event, which then runs in the worker's own
+ * thread: close the listeners, let in-flight queries finish for up to a
+ * second, leave the loop.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "resolver/daemon.h"
+#include "resolver/fwd.h"
+#include "resolver/listen_tcp.h"
+#include "resolver/listen_udp.h"
+
+#define STOP_GRACE_MS 1000
+
+int64_t daemon_now(const daemon_ctx *d)
+{
+	struct timespec ts;
+	if (!d->clock_pinned)
+		return (int64_t)time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return d->clock_at + (int64_t)(ts.tv_sec - d->clock_mono0.tv_sec) -
+	       (ts.tv_nsec < d->clock_mono0.tv_nsec ? 1 : 0);
+}
+
+void worker_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
+{
+	if (c->t == TRANSPORT_UDP)
+		udp_send(w, c, pkt, len);
+	else
+		tcp_conn_send(c->conn, pkt, len);
+}
+
+size_t client_answer_cap(const client *c, const wire_query *q)
+{
+	return c->t == TRANSPORT_UDP ? wire_udp_limit(q) : WIRE_TCP_MAX;
+}
+
+void worker_maybe_exit(worker *w)
+{
+	if (w->stopping && !fwd_inflight(w->fwd))
+		event_base_loopexit(w->base, NULL);
+}
+
+static void close_listeners(worker *w)
+{
+	for (size_t i = 0; i < w->n_udp; i++)
+		udp_listener_free(w->udp[i]);
+	for (size_t i = 0; i < w->n_tcp; i++)
+		tcp_server_free(w->tcp[i]);
+	w->n_udp = w->n_tcp = 0;
+}
+
+static void on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+	worker *w = arg;
+	(void)fd;
+	(void)what;
+	event_base_loopexit(w->base, NULL);
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	worker *w = arg;
+	(void)fd;
+	(void)what;
+	if (w->stopping)
+		return;
+	w->stopping = true;
+	close_listeners(w);
+	struct timeval grace = { .tv_sec = STOP_GRACE_MS / 1000,
+				 .tv_usec = (STOP_GRACE_MS % 1000) * 1000 };
+	w->stop_timer = evtimer_new(w->base, on_stop_timer, w);
+	if (w->stop_timer)
+		evtimer_add(w->stop_timer, &grace);
+	worker_maybe_exit(w);
+}
+
+void worker_stop(worker *w)
+{
+	event_active(w->stop_ev, EV_READ, 0);
+}
+
+static int open_listeners(worker *w, bool reuseport, char *err, size_t errlen)
+{
+	const cfg *c = w->d->cfg;
+	size_t n = c->n_listen ? c->n_listen : 1;
+	w->udp = calloc(n, sizeof(*w->udp));
+	w->tcp = calloc(n, sizeof(*w->tcp));
+	if (!w->udp || !w->tcp) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < c->n_listen; i++) {
+		udp_listener *u = udp_listener_new(w, &c->listen[i], reuseport, err, errlen);
+		if (!u)
+			return -1;
+		w->udp[w->n_udp++] = u;
+		tcp_server *t = tcp_server_new(w, &c->listen[i], reuseport, err, errlen);
+		if (!t)
+			return -1;
+		w->tcp[w->n_tcp++] = t;
+	}
+	return 0;
+}
+
+worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t errlen)
+{
+	worker *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->d = d;
+	w->id = id;
+	w->tcp_max_conns = TCP_MAX_CONNS / (d->n_workers ? d->n_workers : 1);
+	w->base = event_base_new();
+	if (!w->base || !(w->fwd = fwd_new(w)) ||
+	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w))) {
+		snprintf(err, errlen, "out of memory");
+		worker_free(w);
+		return NULL;
+	}
+	if (open_listeners(w, reuseport, err, errlen) < 0) {
+		worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void *worker_run(void *arg)
+{
+	worker *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+void worker_free(worker *w)
+{
+	if (!w)
+		return;
+	close_listeners(w);
+	free(w->udp);
+	free(w->tcp);
+	tcp_close_all(w);
+	fwd_free(w->fwd);
+	if (w->stop_ev)
+		event_free(w->stop_ev);
+	if (w->stop_timer)
+		event_free(w->stop_timer);
+	if (w->base)
+		event_base_free(w->base);
+	free(w);
+}
