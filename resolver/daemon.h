@@ -95,6 +95,7 @@ struct worker {
 	size_t tcp_max_conns;
 	struct fwd *fwd;               /* owned */
 
+	struct event *policy_timer;    /* fires at the next effective/until instant */
 	struct event *stop_ev;         /* activated from the main thread */
 	struct event *stop_timer;
 	bool stopping;
@@ -107,6 +108,8 @@ struct worker {
 
 /* The policy time now: seconds since the epoch. Any thread. */
 int64_t daemon_now(const daemon_ctx *d);
+/* The same in milliseconds, for timers. */
+int64_t daemon_now_ms(const daemon_ctx *d);
 
 /* Creates worker `id` with its event base and forwarding table; binds its
  * listeners (reuseport: share the addresses with the other workers).
@@ -125,6 +128,10 @@ void worker_send(worker *w, const client *c, const uint8_t *pkt, size_t len);
 
 /* The answer size limit for this client and query. */
 size_t client_answer_cap(const client *c, const wire_query *q);
+
+/* The policy in force changed (a cutoff instant passed, or a reload): drop
+ * whatever was decided under the old one. */
+void worker_policy_changed(worker *w);
 
 /* Called by the forwarding table when it drained, so a stopping worker can
  * leave its loop early. */

@@ -13,17 +13,68 @@
 #include "resolver/fwd.h"
 #include "resolver/listen_tcp.h"
 #include "resolver/listen_udp.h"
+#include "resolver/log.h"
 
 #define STOP_GRACE_MS 1000
 
-int64_t daemon_now(const daemon_ctx *d)
+int64_t daemon_now_ms(const daemon_ctx *d)
 {
 	struct timespec ts;
-	if (!d->clock_pinned)
-		return (int64_t)time(NULL);
+	if (!d->clock_pinned) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return d->clock_at + (int64_t)(ts.tv_sec - d->clock_mono0.tv_sec) -
-	       (ts.tv_nsec < d->clock_mono0.tv_nsec ? 1 : 0);
+	return d->clock_at * 1000 + (int64_t)(ts.tv_sec - d->clock_mono0.tv_sec) * 1000 +
+	       (ts.tv_nsec - d->clock_mono0.tv_nsec) / 1000000;
+}
+
+int64_t daemon_now(const daemon_ctx *d)
+{
+	int64_t ms = daemon_now_ms(d);
+	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+}
+
+static void on_policy_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Arms the timer for the next instant at which a rule starts or ends, so
+ * that what depends on decisions (the cache) follows the policy at once. */
+static void arm_policy_timer(worker *w)
+{
+	int64_t now_ms = daemon_now_ms(w->d);
+	int64_t next = policy_next_change(w->d->pol, now_ms / 1000);
+	if (next == CFG_TIME_NEVER)
+		return;
+	int64_t delay = next * 1000 - now_ms;
+	if (delay < 0)
+		delay = 0;
+	if (delay > 86400000)
+		delay = 86400000;  /* re-armed daily: no timeval overflow, and a re-check */
+	struct timeval tv = { .tv_sec = (time_t)(delay / 1000), .tv_usec = (suseconds_t)(delay % 1000) * 1000 };
+	evtimer_add(w->policy_timer, &tv);
+}
+
+static void on_policy_timer(evutil_socket_t fd, short what, void *arg)
+{
+	worker *w = arg;
+	(void)fd;
+	(void)what;
+	int64_t now = daemon_now(w->d);
+	if (w->id == 0) {
+		char t[CFG_TIME_BUF];
+		const policy *p = w->d->pol;
+		for (size_t i = 0; i < policy_rule_count(p); i++) {
+			const policy_rule *r = policy_rule_at(p, i);
+			if (r->effective == now)
+				log_info("policy", "%s: %s/%s takes effect (%s)", cfg_time_format(now, t),
+					 r->vendor->id, r->id, cfg_action_name(r->action));
+			if (r->until == now)
+				log_info("policy", "%s: %s/%s ends", cfg_time_format(now, t),
+					 r->vendor->id, r->id);
+		}
+	}
+	worker_policy_changed(w);
+	arm_policy_timer(w);
 }
 
 void worker_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
@@ -43,6 +94,11 @@ void worker_maybe_exit(worker *w)
 {
 	if (w->stopping && !fwd_inflight(w->fwd))
 		event_base_loopexit(w->base, NULL);
+}
+
+void worker_policy_changed(worker *w)
+{
+	(void)w;  /* nothing depends on decisions yet; the cache will */
 }
 
 static void close_listeners(worker *w)
@@ -119,7 +175,8 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	w->tcp_max_conns = TCP_MAX_CONNS / (d->n_workers ? d->n_workers : 1);
 	w->base = event_base_new();
 	if (!w->base || !(w->fwd = fwd_new(w)) ||
-	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w))) {
+	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w)) ||
+	    !(w->policy_timer = evtimer_new(w->base, on_policy_timer, w))) {
 		snprintf(err, errlen, "out of memory");
 		worker_free(w);
 		return NULL;
@@ -128,6 +185,7 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 		worker_free(w);
 		return NULL;
 	}
+	arm_policy_timer(w);
 	return w;
 }
 
@@ -149,6 +207,8 @@ void worker_free(worker *w)
 	fwd_free(w->fwd);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
+	if (w->policy_timer)
+		event_free(w->policy_timer);
 	if (w->stop_timer)
 		event_free(w->stop_timer);
 	if (w->base)
