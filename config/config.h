@@ -127,6 +127,8 @@ typedef struct cfg {
 		uint32_t entries;        /* default 100000; 0 turns the cache off */
 		uint32_t min_ttl;        /* default 0 */
 		uint32_t max_ttl;        /* default 86400 */
+		uint32_t stale_max;      /* seconds an expired answer may be served when
+					    every upstream fails (RFC 8767); default 0: off */
 	} cache;
 	struct {
 		cfg_ip ipv4, ipv6;       /* default 0.0.0.0 and :: */

@@ -262,10 +262,31 @@ static int k_cache_max(yr *r, const char *name, void *obj)
 	return read_u32(r, name, TTL_MAX, &((dctx *)obj)->c->cache.max_ttl);
 }
 
+static int k_cache_stale(yr *r, const char *name, void *obj)
+{
+	cfg *c = ((dctx *)obj)->c;
+	yr_scalar s;
+	const char *why;
+	uint64_t ms;
+	if (yr_scalar_take(r, name, "a duration", &s) < 0)
+		return -1;
+	if (cfg_duration_parse(s.s, &ms, &why) < 0) {
+		yr_error_at(r, s.line, s.col, "%s: bad duration \"%s\": %s", name, s.s, why);
+		return -1;
+	}
+	if (ms / 1000 > TTL_MAX) {
+		yr_error_at(r, s.line, s.col, "%s: %s is out of range", name, s.s);
+		return -1;
+	}
+	c->cache.stale_max = (uint32_t)(ms / 1000);
+	return 0;
+}
+
 static const yr_field cache_fields[] = {
 	{"entries", k_cache_entries, false},
 	{"min-ttl", k_cache_min, false},
 	{"max-ttl", k_cache_max, false},
+	{"stale-max", k_cache_stale, false},
 };
 
 static int k_cache(yr *r, const char *name, void *obj)
@@ -273,7 +294,7 @@ static int k_cache(yr *r, const char *name, void *obj)
 	cfg *c = ((dctx *)obj)->c;
 	yaml_mark_t m;
 	uint64_t seen;
-	if (yr_map(r, name, name, cache_fields, 3, obj, &seen, &m) < 0)
+	if (yr_map(r, name, name, cache_fields, sizeof(cache_fields) / sizeof(cache_fields[0]), obj, &seen, &m) < 0)
 		return -1;
 	if (c->cache.min_ttl > c->cache.max_ttl)
 		yr_error(r, &m, "cache: min-ttl %u is greater than max-ttl %u", c->cache.min_ttl,

@@ -1,5 +1,6 @@
 /*
- * cache.c: the response cache (see cache.h).
+ * cache.c: the response cache's table, CLOCK and inserts (see cache.h);
+ * answers are written by cache_answer.c.
  *
  * Layout: a chained hash table (buckets, a power of two >= entries, sized
  * once) over entries that each live in one malloc: a 48-octet header, the
@@ -11,7 +12,8 @@
  *
  * At insert the stored copy is made ready to serve: question lower-cased
  * (the key compares with memcmp, the client's case is copied in at hit
- * time), RA set, AA clear, each TTL clamped to the entry's lifetime, records
+ * time), RA set, AA clear, the OPT's DO bit the query's (RFC 3225; DO is
+ * in the key, so every client of the entry asked the same), each TTL clamped to the entry's lifetime, records
  * after the OPT dropped, so the OPT, when there is one, is last and can be
  * cut off for a client without EDNS by copying less.
  *
@@ -340,8 +342,13 @@ void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t le
 	memcpy(w + WIRE_HDR_LEN, k.b, (size_t)k.name_len + 4);
 	put16(w, 0);
 	put16(w + 2, (uint16_t)((get16(w + 2) | WIRE_FLAG_RA) & ~(unsigned)(WIRE_FLAG_AA | WIRE_FLAG_TC)));
-	if (r->edns)
+	if (r->edns) {
 		put16(w + 10, (uint16_t)(r->opt_index + 1));
+		/* DO answers the query's (RFC 3225), as wire_reply_to_client does;
+		 * every client of this entry asked with the same DO (the key). */
+		uint8_t *hi = w + s.opt_rdlen_at - 2;
+		*hi = (uint8_t)(q->edns_do ? *hi | 0x80 : *hi & 0x7F);
+	}
 	bool servfail = r->rcode == WIRE_RCODE_SERVFAIL;
 	for (size_t i = 0; i < s.n_ttl; i++) {
 		uint8_t *t = w + e->ttl_off[i];

@@ -29,6 +29,7 @@ struct tcp_conn;
 struct udp_listener;
 struct tcp_server;
 struct fwd;
+struct cache;
 
 typedef enum transport { TRANSPORT_UDP = 0, TRANSPORT_TCP, TRANSPORT_COUNT } transport;
 
@@ -51,6 +52,7 @@ typedef struct daemon_stats {
 	uint64_t formerr, notimp, dropped;
 	uint64_t upstream_replies, upstream_mismatch, upstream_timeouts, upstream_errors;
 	uint64_t servfail, cloaked, tcp_fallback, coalesced;
+	uint64_t cache_hits, cache_misses, stale_served, prefetches;
 } daemon_stats;
 
 typedef struct upstream {
@@ -94,6 +96,7 @@ struct worker {
 	void *tcp_conns;               /* owned by listen_tcp.c: open connections */
 	size_t tcp_max_conns;
 	struct fwd *fwd;               /* owned */
+	struct cache *cache;           /* owned; this worker's share of cache.entries */
 
 	struct event *policy_timer;    /* fires at the next effective/until instant */
 	struct event *stop_ev;         /* activated from the main thread */
@@ -110,6 +113,8 @@ struct worker {
 int64_t daemon_now(const daemon_ctx *d);
 /* The same in milliseconds, for timers. */
 int64_t daemon_now_ms(const daemon_ctx *d);
+/* A monotonic clock in milliseconds (coarse, cheap): cache ages. */
+uint64_t worker_mono_ms(void);
 
 /* Creates worker `id` with its event base and forwarding table; binds its
  * listeners (reuseport: share the addresses with the other workers).

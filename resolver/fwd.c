@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "resolver/cache.h"
 #include "resolver/listen_tcp.h"
 #include "resolver/log.h"
 #include "resolver/query.h"
@@ -176,11 +177,13 @@ static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_
 	fwd *f = r->f;
 	worker *w = f->w;
 	req_unlink(r);  /* nobody new may join while we answer */
+	if (reply && r->q.rd)
+		cache_insert(w->cache, &r->q, reply, len, rep, worker_mono_ms());
 	for (fwd_waiter *wt = r->waiters; wt; wt = wt->next) {
 		if (reply)
 			query_answer_reply(w, &wt->c, &wt->q, reply, len, rep);
 		else
-			query_answer_servfail(w, &wt->c, &wt->q);
+			query_answer_failed(w, &wt->c, &wt->q);
 	}
 	req_free(r);
 	worker_maybe_exit(w);
@@ -391,6 +394,52 @@ static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q)
 	f->n_waiters++;
 }
 
+/* A new request for q, in the table when shareable; not started yet.
+ * NULL when out of memory or q cannot be forwarded. */
+static fwd_req *req_new(fwd *f, const wire_query *q, const uint8_t *key, size_t keylen,
+			uint32_t hash, bool shareable)
+{
+	fwd_req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->f = f;
+	r->fd = -1;
+	r->q = *q;
+	r->q.edns_opts = NULL;
+	r->q.edns_opts_len = 0;
+	r->pkt_len = wire_build_forward(q, 0, r->pkt, sizeof(r->pkt));
+	r->ev_timer = evtimer_new(f->w->base, on_timer, r);
+	if (!r->pkt_len || !r->ev_timer) {
+		if (r->ev_timer)
+			event_free(r->ev_timer);
+		free(r);
+		return NULL;
+	}
+	f->n_reqs++;
+	r->next = f->all;
+	if (f->all)
+		f->all->prev = r;
+	f->all = r;
+	if (shareable) {
+		memcpy(r->key, key, keylen);
+		r->keylen = keylen;
+		r->hash = hash;
+		r->shared = true;
+		size_t b = hash & (FWD_BUCKETS - 1);
+		r->hnext = f->buckets[b];
+		f->buckets[b] = r;
+	}
+	return r;
+}
+
+static void req_start(fwd_req *r)
+{
+	if (!r->f->w->d->n_upstreams)
+		req_finish(r, NULL, 0, NULL);
+	else
+		attempt_start(r);
+}
+
 void fwd_submit(fwd *f, const client *c, const wire_query *q)
 {
 	worker *w = f->w;
@@ -402,51 +451,32 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q)
 	size_t keylen = make_key(q, key);
 	uint32_t hash = key_hash(key, keylen);
 	bool shareable = q->edns_opts_len == 0;
-	if (shareable) {
-		fwd_req *r = find_shared(f, hash, key, keylen);
-		if (r) {
-			w->stats.coalesced++;
-			add_waiter(f, r, c, q);
-			return;
-		}
-	}
-
-	fwd_req *r = calloc(1, sizeof(*r));
-	if (!r)
+	fwd_req *r = shareable ? find_shared(f, hash, key, keylen) : NULL;
+	if (r) {
+		w->stats.coalesced++;
+		add_waiter(f, r, c, q);
 		return;
-	r->f = f;
-	r->fd = -1;
-	r->q = *q;
-	r->q.edns_opts = NULL;
-	r->pkt_len = wire_build_forward(q, 0, r->pkt, sizeof(r->pkt));
-	r->ev_timer = evtimer_new(w->base, on_timer, r);
-	if (!r->pkt_len || !r->ev_timer) {
-		if (r->ev_timer)
-			event_free(r->ev_timer);
-		free(r);
+	}
+	r = req_new(f, q, key, keylen, hash, shareable);
+	if (!r) {
 		query_answer_servfail(w, c, q);
 		return;
 	}
-	f->n_reqs++;
-	r->next = f->all;
-	if (f->all)
-		f->all->prev = r;
-	f->all = r;
-	add_waiter(f, r, c, q);
-	if (shareable) {
-		memcpy(r->key, key, keylen);
-		r->keylen = keylen;
-		r->hash = hash;
-		r->shared = true;
-		size_t b = hash & (FWD_BUCKETS - 1);
-		r->hnext = f->buckets[b];
-		f->buckets[b] = r;
-	}
-	if (!w->d->n_upstreams) {
-		req_finish(r, NULL, 0, NULL);
-		return;
-	}
-	attempt_start(r);
+	add_waiter(f, r, c, q);  /* before the start: a failure answers at once */
+	req_start(r);
+}
+
+void fwd_prefetch(fwd *f, const wire_query *q)
+{
+	uint8_t key[FWD_KEY_MAX];
+	size_t keylen = make_key(q, key);
+	uint32_t hash = key_hash(key, keylen);
+	bool shareable = q->edns_opts_len == 0;
+	if (shareable && find_shared(f, hash, key, keylen))
+		return;  /* already on its way */
+	fwd_req *r = req_new(f, q, key, keylen, hash, shareable);
+	if (r)
+		req_start(r);  /* no waiter: the reply only refreshes the cache */
 }
 
 void fwd_free(fwd *f)

@@ -30,6 +30,10 @@ void fwd_free(fwd *f);
  */
 void fwd_submit(fwd *f, const client *c, const wire_query *q);
 
+/* Refreshes q's cache entry: forwards q with nobody waiting, unless the
+ * same question is already in flight. */
+void fwd_prefetch(fwd *f, const wire_query *q);
+
 /* Requests in flight. */
 size_t fwd_inflight(const fwd *f);
 

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "resolver/cache.h"
 #include "resolver/fwd.h"
 
 static bool access_allowed(const daemon_ctx *d, const cfg_ip *ip)
@@ -51,6 +52,52 @@ static void send_block(worker *w, const client *c, const wire_query *q, const po
 	size_t n = wire_build_block(q, &b, w->out, client_answer_cap(c, q));
 	if (n)
 		worker_send(w, c, w->out, n);
+}
+
+/* CNAME cloaking: if `name`, a target in the answer's chain, is blocked for
+ * this client, answers with that rule's block and returns true. */
+static bool chain_name_blocked(worker *w, const client *c, const wire_query *q, const uint8_t *name,
+			       int64_t now)
+{
+	policy_match m;
+	policy_decide(w->d->pol, name, q->qtype, &c->ip, now, &m);
+	if (m.verdict != POLICY_BLOCK)
+		return false;
+	w->stats.cloaked++;
+	w->stats.blocked++;
+	send_block(w, c, q, &m);
+	return true;
+}
+
+static bool cache_chain_blocked(worker *w, const client *c, const wire_query *q,
+				const cache_hit *hit)
+{
+	int64_t now = daemon_now(w->d);
+	const uint8_t *name = hit->chain;
+	for (size_t i = 0; i < hit->n_chain; i++, name = cache_chain_next(name))
+		if (chain_name_blocked(w, c, q, name, now))
+			return true;
+	return false;
+}
+
+/* Answers from the cache; true when it did (or the chain was blocked). */
+static bool answer_from_cache(worker *w, const client *c, const wire_query *q)
+{
+	cache_hit hit;
+	size_t n = cache_answer(w->cache, q, worker_mono_ms(), w->out, client_answer_cap(c, q), &hit);
+	if (!n) {
+		w->stats.cache_misses++;
+		return false;
+	}
+	w->stats.cache_hits++;
+	if (!cache_chain_blocked(w, c, q, &hit))
+		worker_send(w, c, w->out, n);
+	if (hit.prefetch) {
+		/* asked for in the last tenth of its TTL: refresh it now */
+		w->stats.prefetches++;
+		fwd_prefetch(w->fwd, q);
+	}
+	return true;
 }
 
 void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
@@ -100,6 +147,8 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 	case POLICY_PASS:
 		break;
 	}
+	if (answer_from_cache(w, c, &q))
+		return;
 	w->stats.forwarded++;
 	fwd_submit(w->fwd, c, &q);
 }
@@ -113,18 +162,28 @@ void query_answer_reply(worker *w, const client *c, const wire_query *q,
 		return;
 	}
 	int64_t now = daemon_now(w->d);
-	for (size_t i = 0; i < r->n_chain; i++) {
-		policy_match m;
-		policy_decide(w->d->pol, r->chain[i], q->qtype, &c->ip, now, &m);
-		if (m.verdict == POLICY_BLOCK) {
-			w->stats.cloaked++;
-			w->stats.blocked++;
-			send_block(w, c, q, &m);
+	for (size_t i = 0; i < r->n_chain; i++)
+		if (chain_name_blocked(w, c, q, r->chain[i], now))
 			return;
-		}
-	}
 	size_t n = wire_reply_to_client(reply, len, r, q, w->out, client_answer_cap(c, q));
 	if (n)
+		worker_send(w, c, w->out, n);
+}
+
+void query_answer_failed(worker *w, const client *c, const wire_query *q)
+{
+	cache_hit hit;
+	size_t cap = client_answer_cap(c, q);
+	size_t n = cache_answer_stale(w->cache, q, worker_mono_ms(), w->out, cap, &hit);
+	if (!n) {
+		query_answer_servfail(w, c, q);
+		return;
+	}
+	if (hit.stale) {
+		w->stats.stale_served++;
+		n = cache_add_ede(w->out, n, cap, &hit, CACHE_EDE_STALE_ANSWER, NULL);
+	}
+	if (!cache_chain_blocked(w, c, q, &hit))
 		worker_send(w, c, w->out, n);
 }
 

@@ -23,6 +23,10 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len);
 void query_answer_reply(worker *w, const client *c, const wire_query *q,
 			const uint8_t *reply, size_t len, const wire_reply *r);
 
+/* Every upstream failed: answers from the cache, stale if need be (RFC 8767,
+ * with EDE 3), else SERVFAIL. */
+void query_answer_failed(worker *w, const client *c, const wire_query *q);
+
 /* Answers with SERVFAIL and EDE 22 (No Reachable Authority). */
 void query_answer_servfail(worker *w, const client *c, const wire_query *q);
 

@@ -8,7 +8,9 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 
+#include "resolver/cache.h"
 #include "resolver/daemon.h"
 #include "resolver/fwd.h"
 #include "resolver/listen_tcp.h"
@@ -96,9 +98,34 @@ void worker_maybe_exit(worker *w)
 		event_base_loopexit(w->base, NULL);
 }
 
+uint64_t worker_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 void worker_policy_changed(worker *w)
 {
-	(void)w;  /* nothing depends on decisions yet; the cache will */
+	/* A cached answer may hold a CNAME chain into a name that is now
+	 * blocked (the query name itself is always checked first). */
+	cache_flush(w->cache);
+}
+
+static cache *worker_cache(const daemon_ctx *d)
+{
+	const cfg *c = d->cfg;
+	size_t n = d->n_workers ? d->n_workers : 1;
+	cache_opts o = {
+		.entries = c->cache.entries ? (uint32_t)((c->cache.entries + n - 1) / n) : 0,
+		.min_ttl = c->cache.min_ttl,
+		.max_ttl = c->cache.max_ttl,
+		.servfail_ttl = 5,   /* RFC 9520 */
+		.stale_max = c->cache.stale_max,
+	};
+	if (getrandom(o.seed, sizeof(o.seed), 0) != (ssize_t)sizeof(o.seed))
+		o.seed[0] = (uint64_t)arc4random() << 32 | arc4random();
+	return cache_new(&o);
 }
 
 static void close_listeners(worker *w)
@@ -176,7 +203,8 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	w->base = event_base_new();
 	if (!w->base || !(w->fwd = fwd_new(w)) ||
 	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w)) ||
-	    !(w->policy_timer = evtimer_new(w->base, on_policy_timer, w))) {
+	    !(w->policy_timer = evtimer_new(w->base, on_policy_timer, w)) ||
+	    !(w->cache = worker_cache(d))) {
 		snprintf(err, errlen, "out of memory");
 		worker_free(w);
 		return NULL;
@@ -205,6 +233,7 @@ void worker_free(worker *w)
 	free(w->tcp);
 	tcp_close_all(w);
 	fwd_free(w->fwd);
+	cache_free(w->cache);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
 	if (w->policy_timer)

@@ -24,6 +24,7 @@ static void check_defaults(const cfg *c)
 	assert_int_equal(c->cache.entries, 100000);
 	assert_int_equal(c->cache.min_ttl, 0);
 	assert_int_equal(c->cache.max_ttl, 86400);
+	assert_int_equal(c->cache.stale_max, 0);
 	assert_string_equal(cfg_ip_format(&c->sinkhole.ipv4, ip), "0.0.0.0");
 	assert_string_equal(cfg_ip_format(&c->sinkhole.ipv6, ip), "::");
 	assert_int_equal(c->sinkhole.ttl, 300);
@@ -97,6 +98,7 @@ static const char full[] =
 	"  entries: 0\n"
 	"  min-ttl: 60\n"
 	"  max-ttl: 3600\n"
+	"  stale-max: 1d\n"
 	"sinkhole:\n"
 	"  ipv4: 192.0.2.99\n"
 	"  ipv6: \"2001:db8::99\"\n"
@@ -152,6 +154,7 @@ static void test_full(void **state)
 	assert_int_equal(c->cache.entries, 0);
 	assert_int_equal(c->cache.min_ttl, 60);
 	assert_int_equal(c->cache.max_ttl, 3600);
+	assert_int_equal(c->cache.stale_max, 86400);
 	assert_string_equal(cfg_ip_format(&c->sinkhole.ipv4, ip), "192.0.2.99");
 	assert_string_equal(cfg_ip_format(&c->sinkhole.ipv6, ip), "2001:db8::99");
 	assert_int_equal(c->sinkhole.ttl, 30);
@@ -165,7 +168,7 @@ static void test_full(void **state)
 	assert_int_equal(c->groups[0].nets[1].prefix, 32);
 	assert_int_equal(c->groups[0].n_exempt, 2);
 	assert_string_equal(c->groups[0].exempt[1], "other/rule-1");
-	assert_int_equal(c->groups[0].exempt_line[1], 30);
+	assert_int_equal(c->groups[0].exempt_line[1], 31);
 	assert_int_equal(c->groups[0].exempt_col[1], 25);
 	assert_int_equal(c->log.queries, CFG_LOGQ_ALL);
 	assert_int_equal(c->log.format, CFG_LOGF_TEXT);
