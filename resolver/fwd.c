@@ -6,10 +6,10 @@
  * meanwhile wait on it. Queries carrying EDNS options of their own are never
  * shared, since an option (ECS, say) may change the answer.
  *
- * An attempt is a fresh connected UDP socket (the kernel picks a random
- * source port, RFC 5452, and drops datagrams from any other address or port)
- * with a fresh random ID; a reply with TC set is asked again over TCP of the
- * same upstream. A timeout, a socket error, a malformed reply, or a SERVFAIL
+ * An attempt goes out on one of the worker's pooled upstream sockets
+ * (upsock.c: connected, random source ports that rotate, RFC 5452) with a
+ * fresh random ID; a reply with TC set is asked again over TCP of the same
+ * upstream. A timeout, a socket error, a malformed reply, or a SERVFAIL
  * / REFUSED / FORMERR / NOTIMP answer moves on to the next upstream. When all
  * are spent, the last of those answers is passed on, or else SERVFAIL with
  * EDE 22.
@@ -29,6 +29,7 @@
 #include "resolver/listen_tcp.h"
 #include "resolver/log.h"
 #include "resolver/query.h"
+#include "resolver/upsock.h"
 
 #define FWD_BUCKETS 16384           /* power of two */
 #define FWD_MAX_WAITERS 65536       /* clients waiting, all requests together */
@@ -55,8 +56,7 @@ typedef struct fwd_req {
 	size_t pkt_len;
 	size_t up;                 /* the upstream of the current attempt */
 	uint16_t id;
-	int fd;                    /* UDP attempt, or -1 */
-	struct event *ev_read;
+	upsock_handle h;           /* UDP attempt in flight */
 	struct event *ev_timer;    /* deadline of the current attempt */
 	struct bufferevent *bev;   /* TCP attempt */
 	uint8_t *fallback;         /* the last SERVFAIL-like reply, owned */
@@ -68,18 +68,27 @@ struct fwd {
 	worker *w;
 	fwd_req *buckets[FWD_BUCKETS];
 	fwd_req *all;
+	upsock_pool *pool;
 	size_t n_reqs, n_waiters;
 	uint8_t rbuf[WIRE_TCP_MAX];
 };
 
 static void attempt_start(fwd_req *r);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void on_sock_reply(void *owner, const uint8_t *pkt, size_t len);
+static void on_sock_error(void *owner);
 
 fwd *fwd_new(worker *w)
 {
+	static const upsock_ops ops = { .reply = on_sock_reply, .error = on_sock_error };
 	fwd *f = calloc(1, sizeof(*f));
-	if (f)
-		f->w = w;
+	if (!f)
+		return NULL;
+	f->w = w;
+	if (!(f->pool = upsock_pool_new(w, &ops))) {
+		free(f);
+		return NULL;
+	}
 	return f;
 }
 
@@ -114,14 +123,7 @@ static size_t make_key(const wire_query *q, uint8_t key[FWD_KEY_MAX])
 
 static void attempt_stop(fwd_req *r)
 {
-	if (r->ev_read) {
-		event_free(r->ev_read);
-		r->ev_read = NULL;
-	}
-	if (r->fd >= 0) {
-		close(r->fd);
-		r->fd = -1;
-	}
+	upsock_release(r->f->pool, &r->h);
 	if (r->bev) {
 		bufferevent_free(r->bev);
 		r->bev = NULL;
@@ -242,36 +244,31 @@ static void on_reply(fwd_req *r, const uint8_t *pkt, size_t len, const wire_repl
 	req_finish(r, pkt, len, rep);
 }
 
-static void on_udp_read(evutil_socket_t fd, short what, void *arg)
+/* A datagram with our ID on our socket: is it the answer to our question? */
+static void on_sock_reply(void *owner, const uint8_t *pkt, size_t len)
 {
-	fwd_req *r = arg;
-	fwd *f = r->f;
-	worker *w = f->w;
-	(void)what;
-	for (int i = 0; i < 16; i++) {
-		ssize_t n = recv(fd, f->rbuf, sizeof(f->rbuf), 0);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return;
-			w->stats.upstream_errors++;
-			next_upstream(r);  /* e.g. ECONNREFUSED: nothing listens there */
-			return;
-		}
-		wire_reply rep;
-		int rc = wire_check_reply(f->rbuf, (size_t)n, r->id, r->q.qname, r->q.qtype,
-					  r->q.qclass, &rep);
-		if (rc == WIRE_EMISMATCH) {
-			w->stats.upstream_mismatch++;
-			continue;
-		}
-		if (rc != WIRE_OK) {
-			w->stats.upstream_errors++;
-			next_upstream(r);
-			return;
-		}
-		on_reply(r, f->rbuf, (size_t)n, &rep, false);
+	fwd_req *r = owner;
+	worker *w = r->f->w;
+	wire_reply rep;
+	int rc = wire_check_reply(pkt, len, r->id, r->q.qname, r->q.qtype, r->q.qclass, &rep);
+	if (rc == WIRE_EMISMATCH) {
+		w->stats.upstream_mismatch++;  /* not ours: keep waiting */
 		return;
 	}
+	if (rc != WIRE_OK) {
+		w->stats.upstream_errors++;
+		next_upstream(r);
+		return;
+	}
+	on_reply(r, pkt, len, &rep, false);
+}
+
+/* The socket of our attempt failed (ICMP port unreachable, say). */
+static void on_sock_error(void *owner)
+{
+	fwd_req *r = owner;
+	r->h.s = NULL;  /* the pool already took the slot back */
+	next_upstream(r);
 }
 
 static void arm_timer(fwd_req *r)
@@ -292,20 +289,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 static void attempt_start(fwd_req *r)
 {
-	worker *w = r->f->w;
-	const upstream *u = &w->d->upstreams[r->up];
-
-	r->id = (uint16_t)arc4random();
-	wire_set_id(r->pkt, r->id);
-	r->fd = socket(u->sa.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (r->fd < 0 || connect(r->fd, (const struct sockaddr *)&u->sa, u->salen) < 0 ||
-	    send(r->fd, r->pkt, r->pkt_len, 0) < 0) {
-		w->stats.upstream_errors++;
-		next_upstream(r);
-		return;
-	}
-	r->ev_read = event_new(w->base, r->fd, EV_READ | EV_PERSIST, on_udp_read, r);
-	if (!r->ev_read || event_add(r->ev_read, NULL) < 0) {
+	if (upsock_send(r->f->pool, r->up, r->pkt, r->pkt_len, r, &r->h, &r->id) < 0) {
 		next_upstream(r);
 		return;
 	}
@@ -403,7 +387,6 @@ static fwd_req *req_new(fwd *f, const wire_query *q, const uint8_t *key, size_t 
 	if (!r)
 		return NULL;
 	r->f = f;
-	r->fd = -1;
 	r->q = *q;
 	r->q.edns_opts = NULL;
 	r->q.edns_opts_len = 0;
@@ -485,5 +468,6 @@ void fwd_free(fwd *f)
 		return;
 	while (f->all)
 		req_free(f->all);
+	upsock_pool_free(f->pool);
 	free(f);
 }
