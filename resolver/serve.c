@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "resolver/cache.h"
 #include "resolver/cli.h"
 #include "resolver/daemon.h"
 #include "resolver/log.h"
@@ -106,6 +107,24 @@ static void print_summary(const daemon_ctx *d)
 		 (unsigned long long)s.audited, (unsigned long long)s.forwarded,
 		 (unsigned long long)s.servfail, (unsigned long long)s.formerr,
 		 (unsigned long long)s.upstream_mismatch);
+	cache_stats cs = { 0 };
+	for (size_t i = 0; i < d->n_workers; i++) {
+		const cache_stats *c = cache_get_stats(d->workers[i]->cache);
+		cs.hits += c->hits;
+		cs.misses += c->misses;
+		cs.evictions += c->evictions;
+		cs.entries += c->entries;
+		cs.bytes += c->bytes;
+		cs.stale_hits += c->stale_hits;
+		cs.prefetches += c->prefetches;
+	}
+	log_info("serve",
+		 "cache: hits %llu, misses %llu, stale %llu, prefetches %llu, evictions %llu, "
+		 "%llu entries in %llu bytes",
+		 (unsigned long long)cs.hits, (unsigned long long)cs.misses,
+		 (unsigned long long)cs.stale_hits, (unsigned long long)cs.prefetches,
+		 (unsigned long long)cs.evictions, (unsigned long long)cs.entries,
+		 (unsigned long long)cs.bytes);
 }
 
 static void serve_usage(FILE *out)
