@@ -148,6 +148,7 @@ typedef struct cfg {
 	bool http_set;
 	cfg_addr http;
 	char *user;                  /* NULL: keep the current user */
+	char *state_file;            /* the clock floor's state; NULL: none */
 	uint32_t workers;            /* default 1; 0 means one per CPU ("auto") */
 
 	cfg_vendor *vendors;         /* every policy file, in load order */

@@ -544,6 +544,27 @@ static int k_user(yr *r, const char *name, void *obj)
 	return yr_string(r, name, &((dctx *)obj)->c->user);
 }
 
+/* A path relative to the config's folder, like `policies`. */
+static int k_state_file(yr *r, const char *name, void *obj)
+{
+	dctx *x = obj;
+	char *path = NULL;
+	if (yr_string(r, name, &path) < 0)
+		return -1;
+	if (!path)
+		return 0;
+	if (path[0] != '/' && x->dir) {
+		size_t n = strlen(x->dir) + strlen(path) + 2;
+		char *full = yr_xrealloc(NULL, n);
+		snprintf(full, n, "%s/%s", x->dir, path);
+		free(path);
+		path = full;
+	}
+	free(x->c->state_file);
+	x->c->state_file = path;
+	return 0;
+}
+
 static int k_workers(yr *r, const char *name, void *obj)
 {
 	cfg *c = ((dctx *)obj)->c;
@@ -579,6 +600,7 @@ static const yr_field daemon_fields[] = {
 	{"access", k_access, false},
 	{"http", k_http, false},
 	{"user", k_user, false},
+	{"state-file", k_state_file, false},
 	{"workers", k_workers, false},
 };
 #define N_DAEMON_FIELDS (sizeof(daemon_fields) / sizeof(daemon_fields[0]))

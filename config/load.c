@@ -118,6 +118,7 @@ void cfg_free(cfg *c)
 	free(c->log.file);
 	free(c->access);
 	free(c->user);
+	free(c->state_file);
 	for (size_t i = 0; i < c->n_vendors; i++)
 		cfg_vendor_clear(&c->vendors[i]);
 	free(c->vendors);

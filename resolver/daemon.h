@@ -70,7 +70,11 @@ typedef struct daemon_ctx {
 	/* Policy clock: the wall clock, or --at pinned and running on. */
 	bool clock_pinned;
 	int64_t clock_at;              /* the pinned instant */
-	struct timespec clock_mono0;   /* monotonic time when it was pinned */
+	struct timespec clock_mono0;   /* monotonic time when it was pinned or started */
+	int64_t clock_floor;           /* the wall clock is not believed before this */
+	atomic_bool below_floor;       /* the wall clock reads earlier than the floor */
+	struct event *house_timer;     /* on workers[0]: floor checks, state saves */
+	int64_t state_saved_mono;      /* when the state file was last written */
 
 	upstream *upstreams;           /* owned */
 	size_t n_upstreams;
@@ -111,6 +115,9 @@ struct worker {
 
 /* The policy time now: seconds since the epoch. Any thread. */
 int64_t daemon_now(const daemon_ctx *d);
+/* Writes the clock floor's state file, if there is one (workers[0]). */
+void daemon_state_save(daemon_ctx *d);
+
 /* The same in milliseconds, for timers. */
 int64_t daemon_now_ms(const daemon_ctx *d);
 /* A monotonic clock in milliseconds (coarse, cheap): cache ages. */

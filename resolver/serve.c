@@ -17,12 +17,84 @@
 
 #include "resolver/cache.h"
 #include "resolver/cli.h"
+#include "resolver/clockfloor.h"
 #include "resolver/daemon.h"
+#include "embargo_config.h"
 #include "resolver/log.h"
 #include "resolver/netaddr.h"
 #include "resolver/upstream.h"
 
 #define WORKERS_MAX 64
+#define HOUSE_INTERVAL_S 60        /* floor checks */
+#define STATE_SAVE_INTERVAL_S 3600 /* state saves: hourly, to spare flash */
+
+/* The newest effective instant already in force at `now`, or 0. */
+static int64_t newest_enforced(const policy *p, int64_t now)
+{
+	int64_t best = 0;
+	for (size_t i = 0; i < policy_rule_count(p); i++) {
+		const policy_rule *r = policy_rule_at(p, i);
+		if (r->effective <= now && r->effective > best)
+			best = r->effective;
+	}
+	return best;
+}
+
+void daemon_state_save(daemon_ctx *d)
+{
+	char err[512];
+	if (!d->cfg->state_file || d->clock_pinned)
+		return;  /* an --at clock is a preview: it must not move the floor */
+	int64_t now = daemon_now(d);
+	clock_state st = { .saved_at = now, .enforced = newest_enforced(d->pol, now) };
+	if (clockfloor_save(d->cfg->state_file, &st, err, sizeof(err)) < 0)
+		log_warn("clock", "cannot save the state: %s", err);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	d->state_saved_mono = ts.tv_sec;
+}
+
+/* Says when the wall clock falls below the floor or comes back above it. */
+static void check_floor(daemon_ctx *d)
+{
+	char a[CFG_TIME_BUF], b[CFG_TIME_BUF];
+	if (d->clock_pinned)
+		return;
+	int64_t real = (int64_t)time(NULL);
+	bool below = real < daemon_now(d);
+	if (below == atomic_load(&d->below_floor))
+		return;
+	atomic_store(&d->below_floor, below);
+	if (below)
+		log_warn("clock", "the wall clock (%s) is earlier than the clock floor: enforcing as of %s "
+			 "until it is set (NTP)", cfg_time_format(real, a), cfg_time_format(daemon_now(d), b));
+	else
+		log_info("clock", "the wall clock (%s) is past the clock floor again", cfg_time_format(real, a));
+}
+
+static void on_house_timer(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_ctx *d = arg;
+	struct timespec ts;
+	(void)fd;
+	(void)what;
+	check_floor(d);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec - d->state_saved_mono >= STATE_SAVE_INTERVAL_S)
+		daemon_state_save(d);
+}
+
+/* Sets the floor from the build time and the state file. */
+static void load_floor(daemon_ctx *d)
+{
+	char err[512], t[CFG_TIME_BUF];
+	clock_state st = { 0 };
+	if (d->cfg->state_file && clockfloor_load(d->cfg->state_file, &st, err, sizeof(err)) < 0)
+		log_warn("clock", "ignoring the state: %s", err);
+	d->clock_floor = clockfloor_of(&st, EMBARGO_BUILD_TIME);
+	log_info("clock", "clock floor %s", cfg_time_format(d->clock_floor, t));
+	check_floor(d);
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -84,6 +156,8 @@ static void daemon_free(daemon_ctx *d)
 		event_free(d->sig_term);
 	if (d->sig_int)
 		event_free(d->sig_int);
+	if (d->house_timer)
+		event_free(d->house_timer);
 	free(d->upstreams);
 	policy_free(d->pol);
 	cfg_free(d->cfg);
@@ -174,6 +248,10 @@ static int run(daemon_ctx *d)
 		}
 	}
 	struct event_base *base = d->workers[0]->base;
+	struct timeval house = { .tv_sec = HOUSE_INTERVAL_S };
+	d->house_timer = event_new(base, -1, EV_PERSIST, on_house_timer, d);
+	if (!d->house_timer || event_add(d->house_timer, &house) < 0)
+		return 1;
 	d->sig_term = evsignal_new(base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(base, SIGINT, on_signal, d);
 	if (!d->sig_term || !d->sig_int || evsignal_add(d->sig_term, NULL) < 0 ||
@@ -193,9 +271,11 @@ static int run(daemon_ctx *d)
 		}
 		w->threaded = true;
 	}
+	daemon_state_save(d);
 	worker_run(d->workers[0]);
 	for (size_t i = 1; i < n; i++)
 		pthread_join(d->workers[i]->thread, NULL);
+	daemon_state_save(d);
 	print_summary(d);
 	return 0;
 fail:
@@ -242,11 +322,11 @@ int cmd_serve(int argc, char **argv)
 		daemon_free(d);
 		return CLI_EXIT_INVALID;
 	}
-	if (pinned) {
-		d->clock_pinned = true;
-		d->clock_at = at;
-		clock_gettime(CLOCK_MONOTONIC, &d->clock_mono0);
-	}
+	clock_gettime(CLOCK_MONOTONIC, &d->clock_mono0);
+	d->clock_pinned = pinned;
+	d->clock_at = at;
+	if (!pinned)
+		load_floor(d);
 	signal(SIGPIPE, SIG_IGN);
 	/* Workers are stopped from the main thread: libevent must lock. */
 	evthread_use_pthreads();

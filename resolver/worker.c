@@ -19,16 +19,27 @@
 
 #define STOP_GRACE_MS 1000
 
-int64_t daemon_now_ms(const daemon_ctx *d)
+/* Milliseconds of the monotonic clock since clock_mono0. */
+static int64_t mono_elapsed_ms(const daemon_ctx *d)
 {
 	struct timespec ts;
-	if (!d->clock_pinned) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return d->clock_at * 1000 + (int64_t)(ts.tv_sec - d->clock_mono0.tv_sec) * 1000 +
+	return (int64_t)(ts.tv_sec - d->clock_mono0.tv_sec) * 1000 +
 	       (ts.tv_nsec - d->clock_mono0.tv_nsec) / 1000000;
+}
+
+int64_t daemon_now_ms(const daemon_ctx *d)
+{
+	if (d->clock_pinned)
+		return d->clock_at * 1000 + mono_elapsed_ms(d);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t real = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (real >= d->clock_floor * 1000)
+		return real;  /* the common case: one comparison */
+	/* Below the floor: run on from the floor since the start (fail closed). */
+	int64_t floor = d->clock_floor * 1000 + mono_elapsed_ms(d);
+	return real > floor ? real : floor;
 }
 
 int64_t daemon_now(const daemon_ctx *d)
@@ -76,6 +87,8 @@ static void on_policy_timer(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	worker_policy_changed(w);
+	if (w->id == 0)
+		daemon_state_save(w->d);  /* a cutoff passed: raise the floor to it */
 	arm_policy_timer(w);
 }
 
