@@ -20,6 +20,7 @@
 
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_firewall(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Prints "embargo: <message>" on stderr; returns CLI_EXIT_USAGE. */

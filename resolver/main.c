@@ -15,6 +15,7 @@ static const struct {
 	{ "serve", cmd_serve, "run the forwarder in the foreground" },
 	{ "check", cmd_check, "validate the config and every policy file, print a summary" },
 	{ "explain", cmd_explain, "say what would happen to one lookup, and why" },
+	{ "firewall", cmd_firewall, "print an nftables ruleset that keeps a LAN's DNS on embargo" },
 };
 
 static void usage(FILE *out)

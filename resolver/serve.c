@@ -149,15 +149,16 @@ static size_t worker_count(const cfg *c)
 
 static void daemon_free(daemon_ctx *d)
 {
-	for (size_t i = 0; i < d->n_workers; i++)
-		worker_free(d->workers[i]);
-	free(d->workers);
+	/* these live on workers[0]'s event base: free them before it */
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
 		event_free(d->sig_int);
 	if (d->house_timer)
 		event_free(d->house_timer);
+	for (size_t i = 0; i < d->n_workers; i++)
+		worker_free(d->workers[i]);
+	free(d->workers);
 	free(d->upstreams);
 	policy_free(d->pol);
 	cfg_free(d->cfg);

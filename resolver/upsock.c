@@ -60,21 +60,26 @@ static void sock_maybe_close(upsock *s)
 		sock_close(s);
 }
 
-static void sock_retire(upsock *s)
+static void sock_mark_retired(upsock *s)
 {
 	if (!s->retired) {
 		s->retired = true;
 		s->p->n_live[s->up]--;
 	}
+}
+
+static void sock_retire(upsock *s)
+{
+	sock_mark_retired(s);
 	sock_maybe_close(s);
 }
 
-/* Every query on s is lost: tell each owner, and retire the socket. */
+/* Every query on s is lost: tell each owner. Retires s but never frees it
+ * (the caller, s's read callback, does that last). */
 static void sock_fail(upsock *s)
 {
 	upsock_pool *p = s->p;
-	s->busy++;
-	sock_retire(s);
+	sock_mark_retired(s);
 	for (unsigned i = 0; i < UPSOCK_PENDING && s->n_pending; i++) {
 		void *owner = s->pending[i].owner;
 		if (!owner)
@@ -83,8 +88,6 @@ static void sock_fail(upsock *s)
 		s->n_pending--;
 		p->ops.error(owner);  /* may send elsewhere; its slot here is gone */
 	}
-	s->busy--;
-	sock_maybe_close(s);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
