@@ -30,6 +30,7 @@ struct udp_listener;
 struct tcp_server;
 struct fwd;
 struct cache;
+struct watch;
 
 typedef enum transport { TRANSPORT_UDP = 0, TRANSPORT_TCP, TRANSPORT_COUNT } transport;
 
@@ -81,13 +82,30 @@ typedef struct daemon_ctx {
 
 	worker **workers;              /* owned; workers[0] runs on the main thread */
 	size_t n_workers;
-	struct event *sig_term, *sig_int; /* on workers[0]'s base */
+	struct event *sig_term, *sig_int, *sig_hup; /* on workers[0]'s base */
 	atomic_bool stopping;
+
+	/* Reload (reload.c): the previous config and policy stay alive until
+	 * every worker has switched to the new ones. */
+	cfg *old_cfg;
+	policy *old_pol;
+	atomic_int reload_acks;        /* workers yet to switch */
+	struct event *reclaim_ev;      /* the last worker to switch fires it */
+	bool reload_again;             /* asked for while one was under way */
+	bool reload_ok;                /* the last reload succeeded */
+	int64_t reload_time;           /* wall time of the last successful load */
+	uint64_t policy_version;       /* 1 at start, +1 per successful reload */
+	struct watch *watch;           /* inotify on the config and policy files */
 } daemon_ctx;
 
 struct worker {
 	daemon_ctx *d;
 	unsigned id;
+	/* The config and policy this worker answers with: the daemon's, taken
+	 * over in the worker's own thread on a reload. */
+	const cfg *cfg;
+	const policy *pol;
+	struct event *reload_ev;
 	struct event_base *base;       /* owned */
 	pthread_t thread;              /* workers 1..n-1 */
 	bool threaded;
@@ -144,6 +162,12 @@ size_t client_answer_cap(const client *c, const wire_query *q);
 /* The policy in force changed (a cutoff instant passed, or a reload): drop
  * whatever was decided under the old one. */
 void worker_policy_changed(worker *w);
+
+/* Reloads the config and every policy file (SIGHUP, or files changed): a
+ * new snapshot is built here, on the main thread, and each worker switches
+ * to it between two queries. A config that fails to load keeps the running
+ * one, and every error is logged with file:line:column. */
+void daemon_reload(daemon_ctx *d, const char *why);
 
 /* Called by the forwarding table when it drained, so a stopping worker can
  * leave its loop early. */

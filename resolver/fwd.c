@@ -273,7 +273,7 @@ static void on_sock_error(void *owner)
 
 static void arm_timer(fwd_req *r)
 {
-	uint32_t ms = r->f->w->d->cfg->timeout_ms;
+	uint32_t ms = r->f->w->cfg->timeout_ms;
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 	evtimer_add(r->ev_timer, &tv);
 }

@@ -12,9 +12,8 @@
 #include "resolver/cache.h"
 #include "resolver/fwd.h"
 
-static bool access_allowed(const daemon_ctx *d, const cfg_ip *ip)
+static bool access_allowed(const cfg *c, const cfg_ip *ip)
 {
-	const cfg *c = d->cfg;
 	for (size_t i = 0; i < c->n_access; i++)
 		if (cfg_net_contains(&c->access[i], ip))
 			return true;
@@ -33,14 +32,14 @@ static void send_error(worker *w, const client *c, const wire_query *q, uint16_t
 static void send_block(worker *w, const client *c, const wire_query *q, const policy_match *m)
 {
 	wire_block b = {
-		.ttl = w->d->cfg->sinkhole.ttl,
+		.ttl = w->cfg->sinkhole.ttl,
 		.serial = (uint32_t)m->rule->effective,
 		.soa_owner = m->entry,
 		.ede_code = m->rule->vendor->ede,
 		.ede_text = m->rule->ede_text,
 	};
-	memcpy(b.sink4, w->d->cfg->sinkhole.ipv4.addr, 4);
-	memcpy(b.sink6, w->d->cfg->sinkhole.ipv6.addr, 16);
+	memcpy(b.sink4, w->cfg->sinkhole.ipv4.addr, 4);
+	memcpy(b.sink6, w->cfg->sinkhole.ipv6.addr, 16);
 	switch (m->answer) {
 	case POLICY_ANS_REFUSED: b.kind = WIRE_BLOCK_REFUSED; break;
 	case POLICY_ANS_NXDOMAIN: b.kind = WIRE_BLOCK_NXDOMAIN; break;
@@ -60,7 +59,7 @@ static bool chain_name_blocked(worker *w, const client *c, const wire_query *q, 
 			       int64_t now)
 {
 	policy_match m;
-	policy_decide(w->d->pol, name, q->qtype, &c->ip, now, &m);
+	policy_decide(w->pol, name, q->qtype, &c->ip, now, &m);
 	if (m.verdict != POLICY_BLOCK)
 		return false;
 	w->stats.cloaked++;
@@ -125,14 +124,14 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		return;
 	}
 
-	if (!access_allowed(w->d, &c->ip)) {
+	if (!access_allowed(w->cfg, &c->ip)) {
 		w->stats.refused_access++;
 		send_error(w, c, &q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL);
 		return;
 	}
 
 	policy_match m;
-	policy_decide(w->d->pol, q.qname, q.qtype, &c->ip, daemon_now(w->d), &m);
+	policy_decide(w->pol, q.qname, q.qtype, &c->ip, daemon_now(w->d), &m);
 	switch (m.verdict) {
 	case POLICY_BLOCK:
 		w->stats.blocked++;

@@ -23,6 +23,7 @@
 #include "resolver/log.h"
 #include "resolver/netaddr.h"
 #include "resolver/upstream.h"
+#include "resolver/watch.h"
 
 #define WORKERS_MAX 64
 #define HOUSE_INTERVAL_S 60        /* floor checks */
@@ -96,6 +97,15 @@ static void load_floor(daemon_ctx *d)
 	check_floor(d);
 }
 
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	daemon_ctx *d = arg;
+	(void)sig;
+	(void)what;
+	if (!atomic_load(&d->stopping))
+		daemon_reload(d, "SIGHUP");
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	daemon_ctx *d = arg;
@@ -156,12 +166,19 @@ static void daemon_free(daemon_ctx *d)
 		event_free(d->sig_int);
 	if (d->house_timer)
 		event_free(d->house_timer);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	if (d->reclaim_ev)
+		event_free(d->reclaim_ev);
+	watch_free(d->watch);
 	for (size_t i = 0; i < d->n_workers; i++)
 		worker_free(d->workers[i]);
 	free(d->workers);
 	free(d->upstreams);
 	policy_free(d->pol);
 	cfg_free(d->cfg);
+	policy_free(d->old_pol);  /* stopped in the middle of a reload */
+	cfg_free(d->old_cfg);
 	free(d);
 }
 
@@ -255,9 +272,12 @@ static int run(daemon_ctx *d)
 		return 1;
 	d->sig_term = evsignal_new(base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(base, SIGINT, on_signal, d);
-	if (!d->sig_term || !d->sig_int || evsignal_add(d->sig_term, NULL) < 0 ||
-	    evsignal_add(d->sig_int, NULL) < 0)
+	d->sig_hup = evsignal_new(base, SIGHUP, on_sighup, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup || evsignal_add(d->sig_term, NULL) < 0 ||
+	    evsignal_add(d->sig_int, NULL) < 0 || evsignal_add(d->sig_hup, NULL) < 0 ||
+	    reload_setup(d) < 0)
 		return 1;
+	d->watch = watch_new(d);
 	log_start(d);
 
 	for (size_t i = 1; i < n; i++) {

@@ -55,7 +55,7 @@ static void on_policy_timer(evutil_socket_t fd, short what, void *arg);
 static void arm_policy_timer(worker *w)
 {
 	int64_t now_ms = daemon_now_ms(w->d);
-	int64_t next = policy_next_change(w->d->pol, now_ms / 1000);
+	int64_t next = policy_next_change(w->pol, now_ms / 1000);
 	if (next == CFG_TIME_NEVER)
 		return;
 	int64_t delay = next * 1000 - now_ms;
@@ -75,7 +75,7 @@ static void on_policy_timer(evutil_socket_t fd, short what, void *arg)
 	int64_t now = daemon_now(w->d);
 	if (w->id == 0) {
 		char t[CFG_TIME_BUF];
-		const policy *p = w->d->pol;
+		const policy *p = w->pol;
 		for (size_t i = 0; i < policy_rule_count(p); i++) {
 			const policy_rule *r = policy_rule_at(p, i);
 			if (r->effective == now)
@@ -123,6 +123,23 @@ void worker_policy_changed(worker *w)
 	/* A cached answer may hold a CNAME chain into a name that is now
 	 * blocked (the query name itself is always checked first). */
 	cache_flush(w->cache);
+}
+
+/* A reload: take over the daemon's new config and policy, then tell the
+ * main thread when this was the last worker to do so. */
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+	worker *w = arg;
+	daemon_ctx *d = w->d;
+	(void)fd;
+	(void)what;
+	w->cfg = d->cfg;
+	w->pol = d->pol;
+	worker_policy_changed(w);
+	evtimer_del(w->policy_timer);
+	arm_policy_timer(w);
+	if (atomic_fetch_sub(&d->reload_acks, 1) == 1)
+		event_active(d->reclaim_ev, EV_READ, 0);
 }
 
 static cache *worker_cache(const daemon_ctx *d)
@@ -182,7 +199,7 @@ void worker_stop(worker *w)
 
 static int open_listeners(worker *w, bool reuseport, char *err, size_t errlen)
 {
-	const cfg *c = w->d->cfg;
+	const cfg *c = w->cfg;
 	size_t n = c->n_listen ? c->n_listen : 1;
 	w->udp = calloc(n, sizeof(*w->udp));
 	w->tcp = calloc(n, sizeof(*w->tcp));
@@ -212,11 +229,14 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	}
 	w->d = d;
 	w->id = id;
+	w->cfg = d->cfg;
+	w->pol = d->pol;
 	w->tcp_max_conns = TCP_MAX_CONNS / (d->n_workers ? d->n_workers : 1);
 	w->base = event_base_new();
 	if (!w->base || !(w->fwd = fwd_new(w)) ||
 	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w)) ||
 	    !(w->policy_timer = evtimer_new(w->base, on_policy_timer, w)) ||
+	    !(w->reload_ev = event_new(w->base, -1, 0, on_reload, w)) ||
 	    !(w->cache = worker_cache(d))) {
 		snprintf(err, errlen, "out of memory");
 		worker_free(w);
@@ -251,6 +271,8 @@ void worker_free(worker *w)
 		event_free(w->stop_ev);
 	if (w->policy_timer)
 		event_free(w->policy_timer);
+	if (w->reload_ev)
+		event_free(w->reload_ev);
 	if (w->stop_timer)
 		event_free(w->stop_timer);
 	if (w->base)

@@ -1,0 +1,27 @@
+/*
+ * watch.h: reload on file change. inotify watches the folders that hold
+ * the config file and the policy files (editors replace files by renaming,
+ * so watching the files themselves would lose them), and a change to one
+ * of those files, or to any *.yaml in a policy folder, reloads after a
+ * short quiet period, so that a burst of writes is one reload.
+ */
+#ifndef EMBARGO_WATCH_H
+#define EMBARGO_WATCH_H
+
+#include "resolver/daemon.h"
+
+#define WATCH_DEBOUNCE_MS 500
+
+typedef struct watch watch;
+
+/* Starts watching d's config and policy paths on workers[0]'s loop. NULL
+ * when inotify is not available (reload on SIGHUP still works). */
+watch *watch_new(daemon_ctx *d);
+/* Watches the paths of d's current config again (after a reload). */
+void watch_reset(watch *w);
+void watch_free(watch *w);
+
+/* Sets up reloading: the reclaim event (reload.c). 0 or -1. */
+int reload_setup(daemon_ctx *d);
+
+#endif
