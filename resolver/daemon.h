@@ -31,6 +31,7 @@ struct tcp_server;
 struct fwd;
 struct cache;
 struct watch;
+struct obs_worker;
 
 typedef enum transport { TRANSPORT_UDP = 0, TRANSPORT_TCP, TRANSPORT_COUNT } transport;
 
@@ -44,6 +45,7 @@ typedef struct client {
 	socklen_t salen;
 	cfg_ip ip;                     /* for groups and access */
 	struct tcp_conn *conn;         /* TCP */
+	uint64_t t0_us;                /* when the query arrived (obs_now_us) */
 } client;
 
 /* Counters of one worker; the daemon adds them up. */
@@ -119,6 +121,7 @@ struct worker {
 	size_t tcp_max_conns;
 	struct fwd *fwd;               /* owned */
 	struct cache *cache;           /* owned; this worker's share of cache.entries */
+	struct obs_worker *obs;        /* owned: counters, exposure (obs.c) */
 
 	struct event *policy_timer;    /* fires at the next effective/until instant */
 	struct event *stop_ev;         /* activated from the main thread */

@@ -40,6 +40,7 @@ typedef struct fwd_waiter {
 	struct fwd_waiter *next;
 	client c;                  /* a TCP client holds a connection reference */
 	wire_query q;              /* edns_opts cleared: the packet is gone */
+	query_meta meta;           /* the policy's word, for counters and logs */
 } fwd_waiter;
 
 typedef struct fwd_req {
@@ -62,6 +63,8 @@ typedef struct fwd_req {
 	uint8_t *fallback;         /* the last SERVFAIL-like reply, owned */
 	size_t fallback_len;
 	uint16_t fallback_id;      /* the ID it answered */
+	size_t fallback_up;        /* the upstream that sent it */
+	uint64_t sent_us;          /* when the current attempt was sent */
 } fwd_req;
 
 struct fwd {
@@ -181,11 +184,12 @@ static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_
 	req_unlink(r);  /* nobody new may join while we answer */
 	if (reply && r->q.rd)
 		cache_insert(w->cache, &r->q, reply, len, rep, worker_mono_ms());
+	int up = reply ? (int)(reply == r->fallback ? r->fallback_up : r->up) : -1;
 	for (fwd_waiter *wt = r->waiters; wt; wt = wt->next) {
 		if (reply)
-			query_answer_reply(w, &wt->c, &wt->q, reply, len, rep);
+			query_answer_reply(w, &wt->c, &wt->q, &wt->meta, up, reply, len, rep);
 		else
-			query_answer_failed(w, &wt->c, &wt->q);
+			query_answer_failed(w, &wt->c, &wt->q, &wt->meta);
 	}
 	req_free(r);
 	worker_maybe_exit(w);
@@ -218,18 +222,27 @@ static bool rcode_tries_next(uint16_t rcode)
 
 static void start_tcp(fwd_req *r);
 
+/* The current attempt failed: count it, and try the next upstream. */
+static void attempt_failed(fwd_req *r, obs_up_result res)
+{
+	obs_upstream(r->f->w, (int)r->up, res, obs_now_us() - r->sent_us);
+	next_upstream(r);
+}
+
 /* A reply that passed wire_check_reply. */
 static void on_reply(fwd_req *r, const uint8_t *pkt, size_t len, const wire_reply *rep, bool tcp)
 {
 	worker *w = r->f->w;
 	w->stats.upstream_replies++;
+	bool next = rcode_tries_next(rep->rcode);
+	obs_upstream(w, (int)r->up, next ? OBS_UP_RCODE : OBS_UP_OK, obs_now_us() - r->sent_us);
 	if (rep->tc && !tcp) {
 		w->stats.tcp_fallback++;
 		attempt_stop(r);
 		start_tcp(r);
 		return;
 	}
-	if (rcode_tries_next(rep->rcode) && r->up + 1 < w->d->n_upstreams) {
+	if (next && r->up + 1 < w->d->n_upstreams) {
 		uint8_t *copy = malloc(len);
 		if (copy) {
 			memcpy(copy, pkt, len);
@@ -237,6 +250,7 @@ static void on_reply(fwd_req *r, const uint8_t *pkt, size_t len, const wire_repl
 			r->fallback = copy;
 			r->fallback_len = len;
 			r->fallback_id = r->id;
+			r->fallback_up = r->up;
 		}
 		next_upstream(r);
 		return;
@@ -257,7 +271,7 @@ static void on_sock_reply(void *owner, const uint8_t *pkt, size_t len)
 	}
 	if (rc != WIRE_OK) {
 		w->stats.upstream_errors++;
-		next_upstream(r);
+		attempt_failed(r, OBS_UP_ERROR);
 		return;
 	}
 	on_reply(r, pkt, len, &rep, false);
@@ -268,7 +282,7 @@ static void on_sock_error(void *owner)
 {
 	fwd_req *r = owner;
 	r->h.s = NULL;  /* the pool already took the slot back */
-	next_upstream(r);
+	attempt_failed(r, OBS_UP_ERROR);
 }
 
 static void arm_timer(fwd_req *r)
@@ -284,13 +298,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	r->f->w->stats.upstream_timeouts++;
-	next_upstream(r);
+	attempt_failed(r, OBS_UP_TIMEOUT);
 }
 
 static void attempt_start(fwd_req *r)
 {
+	r->sent_us = obs_now_us();
 	if (upsock_send(r->f->pool, r->up, r->pkt, r->pkt_len, r, &r->h, &r->id) < 0) {
-		next_upstream(r);
+		attempt_failed(r, OBS_UP_ERROR);
 		return;
 	}
 	arm_timer(r);
@@ -313,7 +328,7 @@ static void on_tcp_read(struct bufferevent *bev, void *arg)
 	if (wire_check_reply(r->f->rbuf, len, r->id, r->q.qname, r->q.qtype, r->q.qclass, &rep) !=
 	    WIRE_OK) {
 		w->stats.upstream_mismatch++;
-		next_upstream(r);
+		attempt_failed(r, OBS_UP_ERROR);
 		return;
 	}
 	on_reply(r, r->f->rbuf, len, &rep, true);
@@ -326,7 +341,7 @@ static void on_tcp_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED)
 		return;
 	r->f->w->stats.upstream_errors++;
-	next_upstream(r);
+	attempt_failed(r, OBS_UP_ERROR);
 }
 
 static void start_tcp(fwd_req *r)
@@ -337,9 +352,10 @@ static void start_tcp(fwd_req *r)
 
 	r->id = (uint16_t)arc4random();
 	wire_set_id(r->pkt, r->id);
+	r->sent_us = obs_now_us();
 	r->bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!r->bev) {
-		next_upstream(r);
+		attempt_failed(r, OBS_UP_ERROR);
 		return;
 	}
 	bufferevent_setcb(r->bev, on_tcp_read, NULL, on_tcp_event, r);
@@ -348,7 +364,7 @@ static void start_tcp(fwd_req *r)
 	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(r->bev, (const struct sockaddr *)&u->sa, (int)u->salen) < 0) {
 		w->stats.upstream_errors++;
-		next_upstream(r);
+		attempt_failed(r, OBS_UP_ERROR);
 		return;
 	}
 	arm_timer(r);
@@ -362,7 +378,8 @@ static fwd_req *find_shared(fwd *f, uint32_t hash, const uint8_t *key, size_t ke
 	return NULL;
 }
 
-static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q)
+static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q,
+		       const query_meta *meta)
 {
 	fwd_waiter *wt = malloc(sizeof(*wt));
 	if (!wt)
@@ -371,6 +388,7 @@ static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q)
 	wt->q = *q;
 	wt->q.edns_opts = NULL;
 	wt->q.edns_opts_len = 0;
+	wt->meta = *meta;
 	if (c->t == TRANSPORT_TCP)
 		tcp_conn_ref(c->conn);
 	wt->next = r->waiters;
@@ -423,7 +441,7 @@ static void req_start(fwd_req *r)
 		attempt_start(r);
 }
 
-void fwd_submit(fwd *f, const client *c, const wire_query *q)
+void fwd_submit(fwd *f, const client *c, const wire_query *q, const query_meta *meta)
 {
 	worker *w = f->w;
 	if (f->n_waiters >= FWD_MAX_WAITERS) {
@@ -437,15 +455,15 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q)
 	fwd_req *r = shareable ? find_shared(f, hash, key, keylen) : NULL;
 	if (r) {
 		w->stats.coalesced++;
-		add_waiter(f, r, c, q);
+		add_waiter(f, r, c, q, meta);
 		return;
 	}
 	r = req_new(f, q, key, keylen, hash, shareable);
 	if (!r) {
-		query_answer_servfail(w, c, q);
+		query_answer_servfail(w, c, q, meta);
 		return;
 	}
-	add_waiter(f, r, c, q);  /* before the start: a failure answers at once */
+	add_waiter(f, r, c, q, meta);  /* before the start: a failure answers at once */
 	req_start(r);
 }
 

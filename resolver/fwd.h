@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "resolver/daemon.h"
+#include "resolver/obs.h"
 
 typedef struct fwd fwd;
 
@@ -28,7 +29,7 @@ void fwd_free(fwd *f);
  * The client is answered later, through query_answer_reply or
  * query_answer_servfail.
  */
-void fwd_submit(fwd *f, const client *c, const wire_query *q);
+void fwd_submit(fwd *f, const client *c, const wire_query *q, const query_meta *meta);
 
 /* Refreshes q's cache entry: forwards q with nobody waiting, unless the
  * same question is already in flight. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "resolver/netaddr.h"
+#include "resolver/obs.h"
 #include "resolver/query.h"
 
 struct tcp_server {
@@ -161,7 +162,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, w->in, len);
 		client cl = { .t = TRANSPORT_TCP, .conn = c, .ip = c->ip,
-			      .sa = c->sa, .salen = c->salen, .fd = -1 };
+			      .sa = c->sa, .salen = c->salen, .fd = -1, .t0_us = obs_now_us() };
 		c->refs++;  /* keep c alive through query_handle, which may close it */
 		query_handle(w, &cl, w->in, len);
 		c->refs--;

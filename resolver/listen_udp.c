@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "resolver/netaddr.h"
+#include "resolver/obs.h"
 #include "resolver/query.h"
 
 #define UDP_BATCH 32
@@ -68,13 +69,14 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		if (n <= 0)
 			return;  /* EAGAIN, or an ICMP error of an earlier send */
 		w->batching = l;
+		uint64_t t0 = obs_now_us();  /* one clock read per batch */
 		for (int i = 0; i < n; i++) {
 			const struct msghdr *h = &l->in_msg[i].msg_hdr;
 			if (h->msg_flags & MSG_TRUNC) {
 				w->stats.dropped++;
 				continue;
 			}
-			client c = { .t = TRANSPORT_UDP, .fd = fd, .salen = h->msg_namelen };
+			client c = { .t = TRANSPORT_UDP, .fd = fd, .salen = h->msg_namelen, .t0_us = t0 };
 			memcpy(&c.sa, &l->in_sa[i], h->msg_namelen);
 			cfg_addr a;
 			netaddr_from_sockaddr((const struct sockaddr *)&c.sa, &a);

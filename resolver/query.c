@@ -1,9 +1,11 @@
 /*
  * query.c: the per-query logic between the transports and the forwarder.
  *
- * Block and error answers are built into the daemon's scratch buffer and
- * sent at once: no allocation on that path. Everything else goes to the
- * forwarder (fwd.c), which calls back query_answer_reply.
+ * Block and error answers are built into the worker's scratch buffer and
+ * sent at once: no allocation on that path. A query the policy lets pass is
+ * answered from the cache, or goes to the forwarder (fwd.c), which calls
+ * back query_answer_reply or query_answer_failed. Every answer sent is
+ * reported once to obs_query (counters, exposure, query log).
  */
 #include "resolver/query.h"
 
@@ -11,6 +13,14 @@
 
 #include "resolver/cache.h"
 #include "resolver/fwd.h"
+
+/* What is known about a query when it is answered. */
+typedef struct answer_info {
+	const query_meta *meta;
+	bool cached, stale, cloaked;
+	int upstream;
+	int rule_ref;           /* overrides meta's for a block found in the chain */
+} answer_info;
 
 static bool access_allowed(const cfg *c, const cfg_ip *ip)
 {
@@ -20,16 +30,41 @@ static bool access_allowed(const cfg *c, const cfg_ip *ip)
 	return false;
 }
 
+/* Sends the answer in w->out and reports it. */
+static void send_and_report(worker *w, const client *c, const wire_query *q, size_t n,
+			    const answer_info *a)
+{
+	if (!n)
+		return;
+	worker_send(w, c, w->out, n);
+	query_event e = {
+		.t = c->t,
+		.client = &c->ip,
+		.q = q,
+		.rcode = w->out[3] & 0x0f,
+		.verdict = a->meta->verdict,
+		.rule_ref = a->rule_ref,
+		.cached = a->cached,
+		.stale = a->stale,
+		.cloaked = a->cloaked,
+		.upstream = a->upstream,
+		.latency_us = obs_now_us() - c->t0_us,
+		.now = daemon_now(w->d),
+	};
+	obs_query(w, &e);
+}
+
 static void send_error(worker *w, const client *c, const wire_query *q, uint16_t rcode,
-		       int32_t ede, const char *text)
+		       int32_t ede, const char *text, const query_meta *meta)
 {
 	size_t n = wire_build_error(q, rcode, ede, text, w->out, client_answer_cap(c, q));
-	if (n)
-		worker_send(w, c, w->out, n);
+	answer_info a = { .meta = meta, .upstream = -1, .rule_ref = meta->rule_ref };
+	send_and_report(w, c, q, n, &a);
 }
 
 /* Maps the policy's answer onto the wire builder's and sends it. */
-static void send_block(worker *w, const client *c, const wire_query *q, const policy_match *m)
+static void send_block(worker *w, const client *c, const wire_query *q, const policy_match *m,
+		       bool cloaked)
 {
 	wire_block b = {
 		.ttl = w->cfg->sinkhole.ttl,
@@ -48,9 +83,12 @@ static void send_block(worker *w, const client *c, const wire_query *q, const po
 	case POLICY_ANS_NODATA:
 	case POLICY_ANS_NONE: b.kind = WIRE_BLOCK_NODATA; break;
 	}
+	w->stats.blocked++;
 	size_t n = wire_build_block(q, &b, w->out, client_answer_cap(c, q));
-	if (n)
-		worker_send(w, c, w->out, n);
+	query_meta meta = { .verdict = POLICY_BLOCK, .rule_ref = obs_rule_ref(w, m->rule) };
+	answer_info a = { .meta = &meta, .cloaked = cloaked, .upstream = -1,
+			  .rule_ref = meta.rule_ref };
+	send_and_report(w, c, q, n, &a);
 }
 
 /* CNAME cloaking: if `name`, a target in the answer's chain, is blocked for
@@ -63,8 +101,7 @@ static bool chain_name_blocked(worker *w, const client *c, const wire_query *q, 
 	if (m.verdict != POLICY_BLOCK)
 		return false;
 	w->stats.cloaked++;
-	w->stats.blocked++;
-	send_block(w, c, q, &m);
+	send_block(w, c, q, &m, true);
 	return true;
 }
 
@@ -80,7 +117,8 @@ static bool cache_chain_blocked(worker *w, const client *c, const wire_query *q,
 }
 
 /* Answers from the cache; true when it did (or the chain was blocked). */
-static bool answer_from_cache(worker *w, const client *c, const wire_query *q)
+static bool answer_from_cache(worker *w, const client *c, const wire_query *q,
+			      const query_meta *meta)
 {
 	cache_hit hit;
 	size_t n = cache_answer(w->cache, q, worker_mono_ms(), w->out, client_answer_cap(c, q), &hit);
@@ -89,8 +127,11 @@ static bool answer_from_cache(worker *w, const client *c, const wire_query *q)
 		return false;
 	}
 	w->stats.cache_hits++;
-	if (!cache_chain_blocked(w, c, q, &hit))
-		worker_send(w, c, w->out, n);
+	if (!cache_chain_blocked(w, c, q, &hit)) {
+		answer_info a = { .meta = meta, .cached = true, .upstream = -1,
+				  .rule_ref = meta->rule_ref };
+		send_and_report(w, c, q, n, &a);
+	}
 	if (hit.prefetch) {
 		/* asked for in the last tenth of its TTL: refresh it now */
 		w->stats.prefetches++;
@@ -101,6 +142,7 @@ static bool answer_from_cache(worker *w, const client *c, const wire_query *q)
 
 void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 {
+	static const query_meta no_rule = { .verdict = POLICY_PASS, .rule_ref = -1 };
 	wire_query q;
 	int rc = wire_parse_query(pkt, len, &q);
 
@@ -113,20 +155,20 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		return;
 	case WIRE_ENOTIMP:
 		w->stats.notimp++;
-		send_error(w, c, &q, WIRE_RCODE_NOTIMP, WIRE_EDE_NONE, NULL);
+		send_error(w, c, &q, WIRE_RCODE_NOTIMP, WIRE_EDE_NONE, NULL, &no_rule);
 		return;
 	case WIRE_EBADVERS:
-		send_error(w, c, &q, WIRE_RCODE_BADVERS, WIRE_EDE_NONE, NULL);
+		send_error(w, c, &q, WIRE_RCODE_BADVERS, WIRE_EDE_NONE, NULL, &no_rule);
 		return;
 	default:
 		w->stats.formerr++;
-		send_error(w, c, &q, WIRE_RCODE_FORMERR, WIRE_EDE_NONE, NULL);
+		send_error(w, c, &q, WIRE_RCODE_FORMERR, WIRE_EDE_NONE, NULL, &no_rule);
 		return;
 	}
 
 	if (!access_allowed(w->cfg, &c->ip)) {
 		w->stats.refused_access++;
-		send_error(w, c, &q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL);
+		send_error(w, c, &q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL, &no_rule);
 		return;
 	}
 
@@ -134,8 +176,7 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 	policy_decide(w->pol, q.qname, q.qtype, &c->ip, daemon_now(w->d), &m);
 	switch (m.verdict) {
 	case POLICY_BLOCK:
-		w->stats.blocked++;
-		send_block(w, c, &q, &m);
+		send_block(w, c, &q, &m, false);
 		return;
 	case POLICY_AUDIT:
 		w->stats.audited++;
@@ -146,18 +187,19 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 	case POLICY_PASS:
 		break;
 	}
-	if (answer_from_cache(w, c, &q))
+	query_meta meta = { .verdict = m.verdict, .rule_ref = obs_rule_ref(w, m.rule) };
+	if (answer_from_cache(w, c, &q, &meta))
 		return;
 	w->stats.forwarded++;
-	fwd_submit(w->fwd, c, &q);
+	fwd_submit(w->fwd, c, &q, &meta);
 }
 
-void query_answer_reply(worker *w, const client *c, const wire_query *q,
-			const uint8_t *reply, size_t len, const wire_reply *r)
+void query_answer_reply(worker *w, const client *c, const wire_query *q, const query_meta *meta,
+			int up, const uint8_t *reply, size_t len, const wire_reply *r)
 {
 	if (r->chain_overflow) {
 		/* A chain longer than we checked: fail closed. */
-		query_answer_servfail(w, c, q);
+		query_answer_servfail(w, c, q, meta);
 		return;
 	}
 	int64_t now = daemon_now(w->d);
@@ -165,30 +207,33 @@ void query_answer_reply(worker *w, const client *c, const wire_query *q,
 		if (chain_name_blocked(w, c, q, r->chain[i], now))
 			return;
 	size_t n = wire_reply_to_client(reply, len, r, q, w->out, client_answer_cap(c, q));
-	if (n)
-		worker_send(w, c, w->out, n);
+	answer_info a = { .meta = meta, .upstream = up, .rule_ref = meta->rule_ref };
+	send_and_report(w, c, q, n, &a);
 }
 
-void query_answer_failed(worker *w, const client *c, const wire_query *q)
+void query_answer_failed(worker *w, const client *c, const wire_query *q, const query_meta *meta)
 {
 	cache_hit hit;
 	size_t cap = client_answer_cap(c, q);
 	size_t n = cache_answer_stale(w->cache, q, worker_mono_ms(), w->out, cap, &hit);
 	if (!n) {
-		query_answer_servfail(w, c, q);
+		query_answer_servfail(w, c, q, meta);
 		return;
 	}
 	if (hit.stale) {
 		w->stats.stale_served++;
 		n = cache_add_ede(w->out, n, cap, &hit, CACHE_EDE_STALE_ANSWER, NULL);
 	}
-	if (!cache_chain_blocked(w, c, q, &hit))
-		worker_send(w, c, w->out, n);
+	if (!cache_chain_blocked(w, c, q, &hit)) {
+		answer_info a = { .meta = meta, .cached = true, .stale = hit.stale, .upstream = -1,
+				  .rule_ref = meta->rule_ref };
+		send_and_report(w, c, q, n, &a);
+	}
 }
 
-void query_answer_servfail(worker *w, const client *c, const wire_query *q)
+void query_answer_servfail(worker *w, const client *c, const wire_query *q, const query_meta *meta)
 {
 	w->stats.servfail++;
 	send_error(w, c, q, WIRE_RCODE_SERVFAIL, WIRE_EDE_NO_REACHABLE_AUTHORITY,
-		   "no upstream answered");
+		   "no upstream answered", meta);
 }

@@ -16,6 +16,7 @@
 #include "resolver/listen_tcp.h"
 #include "resolver/listen_udp.h"
 #include "resolver/log.h"
+#include "resolver/obs.h"
 
 #define STOP_GRACE_MS 1000
 
@@ -135,6 +136,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	w->cfg = d->cfg;
 	w->pol = d->pol;
+	obs_worker_policy_changed(w->obs);  /* old rule pointers may be reused */
 	worker_policy_changed(w);
 	evtimer_del(w->policy_timer);
 	arm_policy_timer(w);
@@ -237,7 +239,7 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w)) ||
 	    !(w->policy_timer = evtimer_new(w->base, on_policy_timer, w)) ||
 	    !(w->reload_ev = event_new(w->base, -1, 0, on_reload, w)) ||
-	    !(w->cache = worker_cache(d))) {
+	    !(w->cache = worker_cache(d)) || !(w->obs = obs_worker_new(d->n_upstreams))) {
 		snprintf(err, errlen, "out of memory");
 		worker_free(w);
 		return NULL;
@@ -267,6 +269,7 @@ void worker_free(worker *w)
 	tcp_close_all(w);
 	fwd_free(w->fwd);
 	cache_free(w->cache);
+	obs_worker_free(w->obs);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
 	if (w->policy_timer)
