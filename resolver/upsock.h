@@ -23,6 +23,7 @@
 #define UPSOCK_PER_UPSTREAM 8   /* live sockets per upstream and worker */
 #define UPSOCK_PENDING 64       /* queries in flight on one socket */
 #define UPSOCK_USES 64          /* queries sent before a socket retires */
+#define UPSOCK_RCVBUF (1 << 20) /* receive buffer of each socket */
 
 typedef struct upsock upsock;
 typedef struct upsock_pool upsock_pool;
