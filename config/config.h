@@ -149,10 +149,18 @@ typedef struct cfg {
 	cfg_addr http;
 	char *user;                  /* NULL: keep the current user */
 	char *state_file;            /* the clock floor's state; NULL: none */
+	bool hide_version;           /* CHAOS version/policy queries get REFUSED */
 	uint32_t workers;            /* default 1; 0 means one per CPU ("auto") */
+	uint32_t exposure_clients;   /* (client, vendor) entries kept for /exposure,
+					least recently seen evicted; default 10000, 0: off */
 
 	cfg_vendor *vendors;         /* every policy file, in load order */
 	size_t n_vendors;
+
+	/* Set by whoever loads it for serving (not by cfg_load): a SHA-256 of
+	 * the policy files' bytes, and the wall time of the load. */
+	char policy_digest[65];
+	int64_t loaded_at;
 } cfg;
 
 /*

@@ -544,6 +544,16 @@ static int k_user(yr *r, const char *name, void *obj)
 	return yr_string(r, name, &((dctx *)obj)->c->user);
 }
 
+static int k_hide_version(yr *r, const char *name, void *obj)
+{
+	static const char *const names[] = {"false", "true"};
+	int v;
+	if (yr_enum(r, name, "value", names, 2, &v) < 0)
+		return -1;
+	((dctx *)obj)->c->hide_version = v == 1;
+	return 0;
+}
+
 /* A path relative to the config's folder, like `policies`. */
 static int k_state_file(yr *r, const char *name, void *obj)
 {
@@ -586,6 +596,12 @@ static int k_workers(yr *r, const char *name, void *obj)
 	return 0;
 }
 
+static int k_exposure_clients(yr *r, const char *name, void *obj)
+{
+	/* a million entries is about 100 MB: more is a typo, not a network */
+	return read_u32(r, name, 1000000, &((dctx *)obj)->c->exposure_clients);
+}
+
 static const yr_field daemon_fields[] = {
 	{"listen", k_listen, false},
 	{"tls", k_tls, false},
@@ -601,7 +617,9 @@ static const yr_field daemon_fields[] = {
 	{"http", k_http, false},
 	{"user", k_user, false},
 	{"state-file", k_state_file, false},
+	{"hide-version", k_hide_version, false},
 	{"workers", k_workers, false},
+	{"exposure-clients", k_exposure_clients, false},
 };
 #define N_DAEMON_FIELDS (sizeof(daemon_fields) / sizeof(daemon_fields[0]))
 
@@ -619,6 +637,7 @@ static void set_defaults(cfg *c)
 	c->log.format = CFG_LOGF_JSON;
 	c->log.file = yr_xstrdup("-");
 	c->workers = 1;
+	c->exposure_clients = 10000;
 	c->listen = yr_xrealloc(NULL, 2 * sizeof(cfg_addr));
 	c->n_listen = 2;
 	cfg_addr_parse("127.0.0.1", 53, &c->listen[0], &why);

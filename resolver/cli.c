@@ -6,7 +6,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "embargo_config.h"
@@ -45,6 +47,33 @@ int cli_parse_time(const char *opt, const char *s, int64_t *out)
 	return 0;
 }
 
+void cli_stamp(cfg *c)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char buf[8192];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	c->loaded_at = (int64_t)time(NULL);
+	c->policy_digest[0] = 0;
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		EVP_MD_CTX_free(ctx);
+		return;
+	}
+	for (size_t i = 0; i < c->n_policy_paths; i++) {
+		FILE *f = fopen(c->policy_paths[i], "rb");
+		size_t n;
+		if (!f)
+			continue;
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+			EVP_DigestUpdate(ctx, buf, n);
+		fclose(f);
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32)
+		for (unsigned int i = 0; i < mdlen; i++)
+			snprintf(c->policy_digest + 2 * i, 3, "%02x", md[i]);
+	EVP_MD_CTX_free(ctx);
+}
+
 static const char *env_get(const char *name)
 {
 	return getenv(name);
@@ -63,5 +92,6 @@ int cli_load(const char *path, cfg **c, policy **p)
 		return CLI_EXIT_INVALID;
 	}
 	cfg_diags_free(&diags);
+	cli_stamp(*c);
 	return 0;
 }

@@ -21,6 +21,7 @@
 int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_firewall(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Prints "embargo: <message>" on stderr; returns CLI_EXIT_USAGE. */
@@ -29,6 +30,9 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The config path: the one given, else /etc/embargo/embargo.yaml, else
  * config/embargo.yaml below the working folder, else the source tree's. */
 const char *cli_config_path(const char *given);
+
+/* Sets c->policy_digest (SHA-256 of the policy files) and c->loaded_at. */
+void cli_stamp(cfg *c);
 
 /* Parses --at TIME (RFC 3339 or a bare date); 0 or CLI_EXIT_USAGE. */
 int cli_parse_time(const char *opt, const char *s, int64_t *out);

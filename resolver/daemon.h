@@ -32,6 +32,7 @@ struct fwd;
 struct cache;
 struct watch;
 struct obs_worker;
+struct qlog;
 
 typedef enum transport { TRANSPORT_UDP = 0, TRANSPORT_TCP, TRANSPORT_COUNT } transport;
 
@@ -85,6 +86,8 @@ typedef struct daemon_ctx {
 	worker **workers;              /* owned; workers[0] runs on the main thread */
 	size_t n_workers;
 	struct event *sig_term, *sig_int, *sig_hup; /* on workers[0]'s base */
+	struct event *sig_usr1;        /* query log reopen, on workers[0]'s base */
+	struct qlog *qlog;             /* owned: the query log (qlog.c) */
 	atomic_bool stopping;
 
 	/* Reload (reload.c): the previous config and policy stay alive until
@@ -98,6 +101,7 @@ typedef struct daemon_ctx {
 	int64_t reload_time;           /* wall time of the last successful load */
 	uint64_t policy_version;       /* 1 at start, +1 per successful reload */
 	struct watch *watch;           /* inotify on the config and policy files */
+	struct http_server *http;      /* on workers[0]'s base; NULL when http is off */
 } daemon_ctx;
 
 struct worker {

@@ -16,6 +16,7 @@ static const struct {
 	{ "check", cmd_check, "validate the config and every policy file, print a summary" },
 	{ "explain", cmd_explain, "say what would happen to one lookup, and why" },
 	{ "firewall", cmd_firewall, "print an nftables ruleset that keeps a LAN's DNS on embargo" },
+	{ "report", cmd_report, "print which clients reached which vendor, from a running daemon" },
 };
 
 static void usage(FILE *out)

@@ -7,8 +7,14 @@
  * instruction per query). Rule counters live in a growable array, so
  * growing and reading it take the worker's obs lock; a hit on a rule takes
  * it too, which only vendor names do.
+ *
+ * The exposure table (per client and vendor) is touched by those same
+ * queries, under that same lock: a hash of indices into one array, and a
+ * recency list through it whose tail is evicted when the table is full.
+ * A query that no rule decided never reaches it.
  */
 #include "resolver/obs.h"
+#include "resolver/qlog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +35,32 @@ uint64_t obs_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-obs_worker *obs_worker_new(size_t n_upstreams)
+#define EXPO_NIL UINT32_MAX
+
+obs_worker *obs_worker_new(size_t n_upstreams, size_t exposure_max)
 {
 	obs_worker *o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
 	o->up = calloc(n_upstreams ? n_upstreams : 1, sizeof(*o->up));
-	if (!o->up) {
+	if (exposure_max > EXPO_NIL - 1)
+		exposure_max = EXPO_NIL - 1;
+	obs_expo_table *t = &o->expo;
+	t->max = exposure_max;
+	t->head = t->tail = EXPO_NIL;
+	if (exposure_max) {
+		/* a load factor of at most 1; the entries grow on demand */
+		uint32_t nb = 16;
+		while (nb < exposure_max)
+			nb *= 2;
+		t->mask = nb - 1;
+		t->buckets = malloc(nb * sizeof(*t->buckets));
+		if (t->buckets)
+			memset(t->buckets, 0xff, nb * sizeof(*t->buckets));
+	}
+	if (!o->up || (exposure_max && !t->buckets)) {
+		free(o->up);
+		free(t->buckets);
 		free(o);
 		return NULL;
 	}
@@ -53,6 +78,8 @@ void obs_worker_free(obs_worker *o)
 		free(o->rules[i].rule);
 	}
 	free(o->rules);
+	free(o->expo.v);
+	free(o->expo.buckets);
 	free(o->up);
 	pthread_mutex_destroy(&o->lock);
 	free(o);
@@ -91,6 +118,13 @@ static int rule_intern(obs_worker *o, const policy_rule *r)
 		free(x->rule);
 		return -1;
 	}
+	x->vendor_ref = (int)o->n_rules;
+	for (size_t i = 0; i < o->n_rules; i++) {
+		if (!strcmp(o->rules[i].vendor, x->vendor)) {
+			x->vendor_ref = o->rules[i].vendor_ref;
+			break;
+		}
+	}
 	return (int)o->n_rules++;
 }
 
@@ -112,6 +146,129 @@ int obs_rule_ref(worker *w, const policy_rule *r)
 	return ref;
 }
 
+static size_t ip_len(const cfg_ip *ip)
+{
+	return ip->family == 4 ? 4 : 16;
+}
+
+static uint32_t expo_hash(const cfg_ip *ip, int vendor_ref)
+{
+	uint32_t h = 2166136261u ^ (uint32_t)vendor_ref;
+	h = (h ^ ip->family) * 16777619u;
+	for (size_t i = 0; i < ip_len(ip); i++)
+		h = (h ^ ip->addr[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+static void lru_unlink(obs_expo_table *t, uint32_t i)
+{
+	obs_expo *x = &t->v[i];
+	if (x->prev != EXPO_NIL)
+		t->v[x->prev].next = x->next;
+	else
+		t->head = x->next;
+	if (x->next != EXPO_NIL)
+		t->v[x->next].prev = x->prev;
+	else
+		t->tail = x->prev;
+}
+
+static void lru_push(obs_expo_table *t, uint32_t i)
+{
+	obs_expo *x = &t->v[i];
+	x->prev = EXPO_NIL;
+	x->next = t->head;
+	if (t->head != EXPO_NIL)
+		t->v[t->head].prev = i;
+	t->head = i;
+	if (t->tail == EXPO_NIL)
+		t->tail = i;
+}
+
+/* Takes entry i out of its hash bucket. */
+static void chain_unlink(obs_expo_table *t, uint32_t i)
+{
+	uint32_t *p = &t->buckets[expo_hash(&t->v[i].client, t->v[i].vendor_ref) & t->mask];
+	while (*p != EXPO_NIL && *p != i)
+		p = &t->v[*p].chain;
+	if (*p == i)
+		*p = t->v[i].chain;
+}
+
+/* The entry of (client, vendor): found, new, or the least recently seen one
+ * recycled. EXPO_NIL only when out of memory. Caller holds the lock. */
+static uint32_t expo_find(obs_expo_table *t, const cfg_ip *ip, int vendor_ref, int64_t now)
+{
+	uint32_t *bucket = &t->buckets[expo_hash(ip, vendor_ref) & t->mask];
+	for (uint32_t i = *bucket; i != EXPO_NIL; i = t->v[i].chain) {
+		obs_expo *x = &t->v[i];
+		if (x->vendor_ref == vendor_ref && x->client.family == ip->family &&
+		    !memcmp(x->client.addr, ip->addr, ip_len(ip))) {
+			if (t->head != i) {
+				lru_unlink(t, i);
+				lru_push(t, i);
+			}
+			return i;
+		}
+	}
+	uint32_t i;
+	if (t->n < t->max) {
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 64;
+			if (cap > t->max)
+				cap = t->max;
+			obs_expo *v = realloc(t->v, cap * sizeof(*v));
+			if (!v)
+				return EXPO_NIL;
+			t->v = v;
+			t->cap = cap;
+		}
+		i = (uint32_t)t->n++;
+	} else {
+		i = t->tail;  /* the least recently seen makes room */
+		lru_unlink(t, i);
+		chain_unlink(t, i);
+		OBS_INC(t->evicted);
+	}
+	obs_expo *x = &t->v[i];
+	memset(x, 0, sizeof(*x));
+	x->client.family = ip->family;
+	memcpy(x->client.addr, ip->addr, ip_len(ip));
+	x->vendor_ref = vendor_ref;
+	x->first = x->last = now;
+	x->chain = *bucket;
+	*bucket = i;
+	lru_push(t, i);
+	return i;
+}
+
+/* Counts a rule-decided query for its client and the rule's vendor. */
+static void expo_touch(obs_worker *o, const query_event *e)
+{
+	obs_expo_table *t = &o->expo;
+	if (!t->max || !e->client)
+		return;
+	uint32_t i = expo_find(t, e->client, o->rules[e->rule_ref].vendor_ref, e->now);
+	if (i == EXPO_NIL)
+		return;
+	obs_expo *x = &t->v[i];
+	if (e->now > x->last)
+		x->last = e->now;
+	if (e->now < x->first)
+		x->first = e->now;  /* the wall clock stepped back */
+	switch (e->verdict) {
+	case POLICY_BLOCK: x->blocked++; break;
+	case POLICY_AUDIT: x->audited++; break;
+	case POLICY_EXEMPT: x->exempt++; break;
+	case POLICY_PASS: break;
+	}
+	for (size_t k = 0; k < x->n_rules; k++)
+		if (x->rules[k] == e->rule_ref)
+			return;
+	if (x->n_rules < OBS_EXPO_RULES)
+		x->rules[x->n_rules++] = e->rule_ref;
+}
+
 void obs_query(worker *w, const query_event *e)
 {
 	obs_worker *o = w->obs;
@@ -130,8 +287,10 @@ void obs_query(worker *w, const query_event *e)
 		case POLICY_EXEMPT: x->exempt++; break;
 		case POLICY_PASS: break;
 		}
+		expo_touch(o, e);
 		pthread_mutex_unlock(&o->lock);
 	}
+	qlog_write(w, e);
 }
 
 void obs_upstream(worker *w, int up, obs_up_result res, uint64_t rtt_us)
@@ -143,6 +302,7 @@ void obs_upstream(worker *w, int up, obs_up_result res, uint64_t rtt_us)
 	switch (res) {
 	case OBS_UP_OK:
 	case OBS_UP_RCODE:
+		__atomic_store_n(&o->last_reply_ms, worker_mono_ms(), __ATOMIC_RELAXED);
 		if (res == OBS_UP_OK)
 			OBS_INC(u->ok);
 		else
@@ -158,4 +318,148 @@ void obs_upstream(worker *w, int up, obs_up_result res, uint64_t rtt_us)
 	case OBS_UP_TIMEOUT: OBS_INC(u->timeouts); break;
 	case OBS_UP_ERROR: OBS_INC(u->errors); break;
 	}
+}
+
+uint64_t obs_last_reply_ms(const obs_worker *o)
+{
+	return __atomic_load_n(&o->last_reply_ms, __ATOMIC_RELAXED);
+}
+
+/* Grows *rows to hold one more; the new row is zeroed. NULL: no memory. */
+static void *row_add(void **rows, size_t *n, size_t *cap, size_t size)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 16;
+		void *v = realloc(*rows, c * size);
+		if (!v)
+			return NULL;
+		*rows = v;
+		*cap = c;
+	}
+	void *r = (char *)*rows + (*n)++ * size;
+	memset(r, 0, size);
+	return r;
+}
+
+int obs_rules_collect(obs_worker *o, obs_rule_row **rows, size_t *n, size_t *cap)
+{
+	int rc = 0;
+	pthread_mutex_lock(&o->lock);
+	for (size_t i = 0; i < o->n_rules; i++) {
+		const obs_rule *x = &o->rules[i];
+		obs_rule_row *r = NULL;
+		for (size_t k = 0; k < *n && !r; k++)
+			if (!strcmp((*rows)[k].rule, x->rule) && !strcmp((*rows)[k].vendor, x->vendor))
+				r = &(*rows)[k];
+		if (!r) {
+			r = row_add((void **)rows, n, cap, sizeof(**rows));
+			if (!r) {
+				rc = -1;
+				break;
+			}
+			r->vendor = x->vendor;
+			r->rule = x->rule;
+			r->action = x->action;
+		}
+		r->blocked += x->blocked;
+		r->audited += x->audited;
+		r->exempt += x->exempt;
+		r->cloaked += x->cloaked;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return rc;
+}
+
+int obs_expo_collect(obs_worker *o, obs_expo_row **rows, size_t *n, size_t *cap)
+{
+	int rc = 0;
+	pthread_mutex_lock(&o->lock);
+	const obs_expo_table *t = &o->expo;
+	for (size_t i = 0; i < t->n; i++) {
+		const obs_expo *x = &t->v[i];
+		obs_expo_row *r = row_add((void **)rows, n, cap, sizeof(**rows));
+		if (!r) {
+			rc = -1;
+			break;
+		}
+		r->client = x->client;
+		r->vendor = o->rules[x->vendor_ref].vendor;
+		r->first = x->first;
+		r->last = x->last;
+		r->audited = x->audited;
+		r->blocked = x->blocked;
+		r->exempt = x->exempt;
+		for (size_t k = 0; k < x->n_rules; k++)
+			r->rules[k] = o->rules[x->rules[k]].rule;
+		r->n_rules = x->n_rules;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return rc;
+}
+
+static int ip_cmp(const cfg_ip *a, const cfg_ip *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	return memcmp(a->addr, b->addr, ip_len(a));
+}
+
+static int by_key(const void *pa, const void *pb)
+{
+	const obs_expo_row *a = pa, *b = pb;
+	int c = ip_cmp(&a->client, &b->client);
+	return c ? c : strcmp(a->vendor, b->vendor);
+}
+
+static int by_recency(const void *pa, const void *pb)
+{
+	const obs_expo_row *a = pa, *b = pb;
+	if (a->last != b->last)
+		return a->last > b->last ? -1 : 1;
+	return by_key(pa, pb);
+}
+
+size_t obs_expo_merge(obs_expo_row *rows, size_t n)
+{
+	if (!n)
+		return 0;
+	qsort(rows, n, sizeof(*rows), by_key);
+	size_t out = 0;
+	for (size_t i = 1; i < n; i++) {
+		obs_expo_row *a = &rows[out], *b = &rows[i];
+		if (by_key(a, b)) {
+			rows[++out] = *b;
+			continue;
+		}
+		a->audited += b->audited;
+		a->blocked += b->blocked;
+		a->exempt += b->exempt;
+		if (b->first < a->first)
+			a->first = b->first;
+		if (b->last > a->last)
+			a->last = b->last;
+		for (size_t k = 0; k < b->n_rules; k++) {
+			bool seen = false;
+			for (size_t j = 0; j < a->n_rules && !seen; j++)
+				seen = !strcmp(a->rules[j], b->rules[k]);
+			if (!seen && a->n_rules < OBS_EXPO_RULES)
+				a->rules[a->n_rules++] = b->rules[k];
+		}
+	}
+	n = out + 1;
+	qsort(rows, n, sizeof(*rows), by_recency);
+	return n;
+}
+
+size_t obs_expo_count(obs_worker *o)
+{
+	pthread_mutex_lock(&o->lock);
+	size_t n = o->expo.n;
+	pthread_mutex_unlock(&o->lock);
+	return n;
+}
+
+uint64_t obs_expo_evicted(const obs_worker *o)
+{
+	return __atomic_load_n(&o->expo.evicted, __ATOMIC_RELAXED);
 }

@@ -47,7 +47,8 @@ typedef struct query_event {
 /* What is counted of one rule, under the ids it has in every policy
  * version (a reload keeps the counters). */
 typedef struct obs_rule {
-	char *vendor, *rule;      /* owned */
+	char *vendor, *rule;      /* owned; never freed before the obs_worker */
+	int vendor_ref;           /* the first rule of the same vendor: names it */
 	cfg_action action;        /* of the newest policy that had it */
 	uint64_t blocked, audited, exempt, cloaked;
 } obs_rule;
@@ -57,6 +58,34 @@ typedef struct obs_upstream_stats {
 	uint64_t lat[OBS_LAT_BUCKETS]; /* round trips of answered attempts */
 	uint64_t lat_sum_us;
 } obs_upstream_stats;
+
+/*
+ * Exposure (DESIGN section 6): per client address and vendor, when it was
+ * first and last seen (policy time) and what its lookups of that vendor's
+ * names got. Only queries decided by a rule reach it, under the obs lock.
+ * Bounded: when the table is full the least recently seen entry goes.
+ */
+#define OBS_EXPO_RULES 8       /* rule ids kept per entry; more are not listed */
+
+typedef struct obs_expo {
+	cfg_ip client;            /* unused address octets zeroed */
+	uint8_t n_rules;
+	int vendor_ref;
+	uint32_t prev, next;      /* recency list, most recent first */
+	uint32_t chain;           /* next in the hash bucket */
+	int64_t first, last;
+	uint64_t audited, blocked, exempt;
+	int rules[OBS_EXPO_RULES]; /* rule refs, in the order first hit */
+} obs_expo;
+
+typedef struct obs_expo_table {
+	obs_expo *v;              /* v[0..n) in use */
+	size_t n, cap, max;       /* max 0: off */
+	uint32_t *buckets;        /* mask + 1 of them */
+	uint32_t mask;
+	uint32_t head, tail;      /* most and least recently seen */
+	uint64_t evicted;         /* written under the lock, read relaxed */
+} obs_expo_table;
 
 /* One worker's counters. Plain counters are written by the worker alone and
  * read by the HTTP thread with relaxed atomic loads; the rules array can
@@ -71,9 +100,12 @@ typedef struct obs_worker {
 	obs_rule *rules;
 	size_t n_rules, cap_rules;
 	struct { const policy_rule *r; int ref; } memo[64]; /* pointer -> ref, per policy */
+	obs_expo_table expo;      /* under `lock` */
+	uint64_t last_reply_ms;   /* worker_mono_ms() of the last upstream reply; 0: none */
 } obs_worker;
 
-obs_worker *obs_worker_new(size_t n_upstreams);
+/* exposure_max: this worker's share of exposure-clients (0: off). */
+obs_worker *obs_worker_new(size_t n_upstreams, size_t exposure_max);
 void obs_worker_free(obs_worker *o);
 /* Forgets rule pointers of the old policy (called on reload). */
 void obs_worker_policy_changed(obs_worker *o);
@@ -94,6 +126,43 @@ typedef enum obs_up_result {
 } obs_up_result;
 
 void obs_upstream(worker *w, int up, obs_up_result res, uint64_t rtt_us);
+
+/* When an upstream last replied to this worker (any well-formed reply to
+ * our query, whatever its RCODE: the upstream is reachable and speaks DNS),
+ * in worker_mono_ms() milliseconds; 0 for never. Any thread. */
+uint64_t obs_last_reply_ms(const obs_worker *o);
+
+/* Readers for /metrics and /exposure (any thread; each takes o's lock for
+ * the copy only). Names are borrowed from the obs_worker: they stay valid
+ * until obs_worker_free. */
+typedef struct obs_rule_row {
+	const char *vendor, *rule;
+	cfg_action action;
+	uint64_t blocked, audited, exempt, cloaked;
+} obs_rule_row;
+
+/* Adds o's rule counters into rows[0..*n) (same vendor and rule: summed),
+ * growing the array with realloc. 0, or -1 when out of memory. */
+int obs_rules_collect(obs_worker *o, obs_rule_row **rows, size_t *n, size_t *cap);
+
+typedef struct obs_expo_row {
+	cfg_ip client;
+	const char *vendor;
+	int64_t first, last;      /* policy time, seconds */
+	uint64_t audited, blocked, exempt;
+	const char *rules[OBS_EXPO_RULES];
+	size_t n_rules;
+} obs_expo_row;
+
+/* Appends o's exposure entries to rows[0..*n). 0, or -1 out of memory. */
+int obs_expo_collect(obs_worker *o, obs_expo_row **rows, size_t *n, size_t *cap);
+/* Merges the rows of one client and vendor (counts summed, earliest first,
+ * latest last, rule ids united) and sorts the rest by last seen, newest
+ * first (ties: by client, then vendor). Returns the number of rows left. */
+size_t obs_expo_merge(obs_expo_row *rows, size_t n);
+/* Entries held, and entries evicted so far. Any thread. */
+size_t obs_expo_count(obs_worker *o);
+uint64_t obs_expo_evicted(const obs_worker *o);
 
 /* Upper bounds of the latency buckets in microseconds (the last +Inf). */
 extern const uint64_t obs_lat_bounds_us[OBS_LAT_BUCKETS];

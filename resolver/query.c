@@ -9,7 +9,10 @@
  */
 #include "resolver/query.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "embargo_config.h"
 
 #include "resolver/cache.h"
 #include "resolver/fwd.h"
@@ -64,7 +67,7 @@ static void send_error(worker *w, const client *c, const wire_query *q, uint16_t
 
 /* Maps the policy's answer onto the wire builder's and sends it. */
 static void send_block(worker *w, const client *c, const wire_query *q, const policy_match *m,
-		       bool cloaked)
+		       bool cloaked, int up)
 {
 	wire_block b = {
 		.ttl = w->cfg->sinkhole.ttl,
@@ -86,7 +89,7 @@ static void send_block(worker *w, const client *c, const wire_query *q, const po
 	w->stats.blocked++;
 	size_t n = wire_build_block(q, &b, w->out, client_answer_cap(c, q));
 	query_meta meta = { .verdict = POLICY_BLOCK, .rule_ref = obs_rule_ref(w, m->rule) };
-	answer_info a = { .meta = &meta, .cloaked = cloaked, .upstream = -1,
+	answer_info a = { .meta = &meta, .cloaked = cloaked, .upstream = up,
 			  .rule_ref = meta.rule_ref };
 	send_and_report(w, c, q, n, &a);
 }
@@ -94,14 +97,14 @@ static void send_block(worker *w, const client *c, const wire_query *q, const po
 /* CNAME cloaking: if `name`, a target in the answer's chain, is blocked for
  * this client, answers with that rule's block and returns true. */
 static bool chain_name_blocked(worker *w, const client *c, const wire_query *q, const uint8_t *name,
-			       int64_t now)
+			       int64_t now, int up)
 {
 	policy_match m;
 	policy_decide(w->pol, name, q->qtype, &c->ip, now, &m);
 	if (m.verdict != POLICY_BLOCK)
 		return false;
 	w->stats.cloaked++;
-	send_block(w, c, q, &m, true);
+	send_block(w, c, q, &m, true, up);
 	return true;
 }
 
@@ -111,7 +114,7 @@ static bool cache_chain_blocked(worker *w, const client *c, const wire_query *q,
 	int64_t now = daemon_now(w->d);
 	const uint8_t *name = hit->chain;
 	for (size_t i = 0; i < hit->n_chain; i++, name = cache_chain_next(name))
-		if (chain_name_blocked(w, c, q, name, now))
+		if (chain_name_blocked(w, c, q, name, now, -1))
 			return true;
 	return false;
 }
@@ -138,6 +141,37 @@ static bool answer_from_cache(worker *w, const client *c, const wire_query *q,
 		fwd_prefetch(w->fwd, q);
 	}
 	return true;
+}
+
+/*
+ * CHAOS-class TXT queries for version.embargo. and policy.embargo. say what
+ * runs (as version.bind does for BIND); any other CHAOS query, or all of
+ * them with hide-version, is REFUSED and never forwarded (it would tell
+ * the upstream's version instead).
+ */
+static void answer_chaos(worker *w, const client *c, const wire_query *q, const query_meta *meta)
+{
+	static const uint8_t version[] = "\7version\7embargo";
+	static const uint8_t policy_name[] = "\6policy\7embargo";
+	char text[160], t[CFG_TIME_BUF];
+	const char *answer = NULL;
+	bool txt = q->qtype == 16 || q->qtype == 255;
+	if (!w->cfg->hide_version && txt) {
+		if (wire_name_equal_ci(q->qname, q->qname_len, version, sizeof(version))) {
+			answer = "embargo " EMBARGO_VERSION;
+		} else if (wire_name_equal_ci(q->qname, q->qname_len, policy_name, sizeof(policy_name))) {
+			snprintf(text, sizeof(text), "sha256:%s loaded %s", w->cfg->policy_digest,
+				 cfg_time_format(w->cfg->loaded_at, t));
+			answer = text;
+		}
+	}
+	if (!answer) {
+		send_error(w, c, q, WIRE_RCODE_REFUSED, WIRE_EDE_NONE, NULL, meta);
+		return;
+	}
+	size_t n = wire_build_txt(q, answer, 0, w->out, client_answer_cap(c, q));
+	answer_info a = { .meta = meta, .upstream = -1, .rule_ref = -1 };
+	send_and_report(w, c, q, n, &a);
 }
 
 void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
@@ -171,12 +205,16 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		send_error(w, c, &q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL, &no_rule);
 		return;
 	}
+	if (q.qclass == WIRE_CLASS_CH) {
+		answer_chaos(w, c, &q, &no_rule);
+		return;
+	}
 
 	policy_match m;
 	policy_decide(w->pol, q.qname, q.qtype, &c->ip, daemon_now(w->d), &m);
 	switch (m.verdict) {
 	case POLICY_BLOCK:
-		send_block(w, c, &q, &m, false);
+		send_block(w, c, &q, &m, false, -1);
 		return;
 	case POLICY_AUDIT:
 		w->stats.audited++;
@@ -204,7 +242,7 @@ void query_answer_reply(worker *w, const client *c, const wire_query *q, const q
 	}
 	int64_t now = daemon_now(w->d);
 	for (size_t i = 0; i < r->n_chain; i++)
-		if (chain_name_blocked(w, c, q, r->chain[i], now))
+		if (chain_name_blocked(w, c, q, r->chain[i], now, up))
 			return;
 	size_t n = wire_reply_to_client(reply, len, r, q, w->out, client_answer_cap(c, q));
 	answer_info a = { .meta = meta, .upstream = up, .rule_ref = meta->rule_ref };

@@ -20,8 +20,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "resolver/cli.h"
 #include "resolver/daemon.h"
 #include "resolver/log.h"
+#include "resolver/qlog.h"
 #include "resolver/watch.h"
 
 static const char *env_get(const char *name)
@@ -55,7 +57,7 @@ static bool same_upstreams(const cfg *a, const cfg *b)
 /* Warns about every key whose change needs a restart. */
 static void warn_restart_only(const cfg *old, const cfg *new)
 {
-	const char *keys[8];
+	const char *keys[12];
 	size_t n = 0;
 	if (!same_addrs(old->listen, old->n_listen, new->listen, new->n_listen))
 		keys[n++] = "listen";
@@ -71,6 +73,8 @@ static void warn_restart_only(const cfg *old, const cfg *new)
 		keys[n++] = "user";
 	if (old->cache.entries != new->cache.entries)
 		keys[n++] = "cache.entries";
+	if (old->exposure_clients != new->exposure_clients)
+		keys[n++] = "exposure-clients";
 	for (size_t i = 0; i < n; i++)
 		log_warn("reload", "%s changed: it takes effect at the next restart", keys[i]);
 }
@@ -101,6 +105,7 @@ void daemon_reload(daemon_ctx *d, const char *why)
 		return;
 	}
 	cfg_diags_free(&diags);
+	cli_stamp(c);
 	warn_restart_only(d->cfg, c);
 
 	d->old_cfg = d->cfg;
@@ -129,6 +134,7 @@ static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 		 (unsigned long long)d->policy_version, policy_vendor_count(d->pol),
 		 policy_rule_count(d->pol), policy_entry_count(d->pol));
 	watch_reset(d->watch);  /* the set of files may have changed */
+	qlog_reopen(d->qlog, d->cfg->log.file);  /* rotation, or a new log.file */
 	if (d->reload_again) {
 		d->reload_again = false;
 		daemon_reload(d, "changed again meanwhile");

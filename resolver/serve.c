@@ -19,9 +19,12 @@
 #include "resolver/cli.h"
 #include "resolver/clockfloor.h"
 #include "resolver/daemon.h"
+#include "resolver/http.h"
 #include "embargo_config.h"
 #include "resolver/log.h"
 #include "resolver/netaddr.h"
+#include "resolver/qlog.h"
+#include "resolver/privs.h"
 #include "resolver/upstream.h"
 #include "resolver/watch.h"
 
@@ -106,6 +109,15 @@ static void on_sighup(evutil_socket_t sig, short what, void *arg)
 		daemon_reload(d, "SIGHUP");
 }
 
+/* SIGUSR1: reopen the query log file (log rotation). */
+static void on_sigusr1(evutil_socket_t sig, short what, void *arg)
+{
+	daemon_ctx *d = arg;
+	(void)sig;
+	(void)what;
+	qlog_reopen(d->qlog, NULL);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	daemon_ctx *d = arg;
@@ -160,6 +172,7 @@ static size_t worker_count(const cfg *c)
 static void daemon_free(daemon_ctx *d)
 {
 	/* these live on workers[0]'s event base: free them before it */
+	http_free(d->http);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
@@ -168,6 +181,9 @@ static void daemon_free(daemon_ctx *d)
 		event_free(d->house_timer);
 	if (d->sig_hup)
 		event_free(d->sig_hup);
+	if (d->sig_usr1)
+		event_free(d->sig_usr1);
+	qlog_free(d->qlog);  /* stopped early: writes out what was queued */
 	if (d->reclaim_ev)
 		event_free(d->reclaim_ev);
 	watch_free(d->watch);
@@ -221,13 +237,16 @@ static void print_summary(const daemon_ctx *d)
 
 static void serve_usage(FILE *out)
 {
-	fputs("usage: embargo serve [-c FILE] [--at TIME]\n"
+	fputs("usage: embargo serve [-c FILE] [--at TIME] [--pidfile FILE] [--allow-root]\n"
 	      "\n"
-	      "Runs the forwarder in the foreground until SIGTERM or SIGINT.\n"
+	      "Runs the forwarder in the foreground until SIGTERM or SIGINT. SIGHUP (or a\n"
+	      "change to the config or a policy file) reloads them.\n"
 	      "\n"
 	      "  -c, --config FILE  the daemon config\n"
 	      "  --at TIME          pin the policy clock to TIME (RFC 3339 or a date) and let\n"
-	      "                     it run on from there: previews and tests\n",
+	      "                     it run on from there: previews and tests\n"
+	      "  --pidfile FILE     write the process id there\n"
+	      "  --allow-root       serve public addresses as root without `user:`\n",
 	      out);
 }
 
@@ -244,14 +263,20 @@ static void log_start(const daemon_ctx *d)
 		 d->clock_pinned ? " (pinned with --at)" : "");
 }
 
+typedef struct serve_opts {
+	const char *pidfile;
+	bool allow_root;
+} serve_opts;
+
 /* Binds everything and runs until stopped. 0, or 1 after printing why. */
-static int run(daemon_ctx *d)
+static int run(daemon_ctx *d, const serve_opts *o)
 {
 	char err[256];
 	size_t n = worker_count(d->cfg);
 	bool reuseport = n > 1;
 
-	if (upstream_setup(d, "/etc/resolv.conf", err, sizeof(err)) < 0 ||
+	if (privs_check_root(d->cfg, o->allow_root, err, sizeof(err)) < 0 ||
+	    upstream_setup(d, "/etc/resolv.conf", err, sizeof(err)) < 0 ||
 	    (reuseport && probe_free(d->cfg, err, sizeof(err)) < 0))
 		goto fail;
 	d->workers = calloc(n, sizeof(*d->workers));
@@ -265,6 +290,9 @@ static int run(daemon_ctx *d)
 			goto fail;
 		}
 	}
+	d->qlog = qlog_new(d, err, sizeof(err));
+	if (!d->qlog)
+		goto fail;
 	struct event_base *base = d->workers[0]->base;
 	struct timeval house = { .tv_sec = HOUSE_INTERVAL_S };
 	d->house_timer = event_new(base, -1, EV_PERSIST, on_house_timer, d);
@@ -277,7 +305,18 @@ static int run(daemon_ctx *d)
 	    evsignal_add(d->sig_int, NULL) < 0 || evsignal_add(d->sig_hup, NULL) < 0 ||
 	    reload_setup(d) < 0)
 		return 1;
+	d->sig_usr1 = evsignal_new(base, SIGUSR1, on_sigusr1, d);
+	if (!d->sig_usr1 || evsignal_add(d->sig_usr1, NULL) < 0)
+		return 1;
 	d->watch = watch_new(d);
+	if (d->cfg->http_set && !(d->http = http_new(d, err, sizeof(err))))
+		goto fail;
+	/* every socket is bound: the pid file, then root is no longer needed */
+	if ((o->pidfile && privs_write_pidfile(o->pidfile, err, sizeof(err)) < 0) ||
+	    (d->cfg->user && privs_drop(d->cfg->user, err, sizeof(err)) < 0))
+		goto fail;
+	if (d->cfg->user)
+		log_info("serve", "running as user %s", d->cfg->user);
 	log_start(d);
 
 	for (size_t i = 1; i < n; i++) {
@@ -296,8 +335,12 @@ static int run(daemon_ctx *d)
 	worker_run(d->workers[0]);
 	for (size_t i = 1; i < n; i++)
 		pthread_join(d->workers[i]->thread, NULL);
+	qlog_free(d->qlog);  /* every answered query is queued: write it all out */
+	d->qlog = NULL;
 	daemon_state_save(d);
 	print_summary(d);
+	if (o->pidfile && unlink(o->pidfile) < 0 && d->cfg->user)
+		log_info("serve", "pid file %s stays: %s may not remove it", o->pidfile, d->cfg->user);
 	return 0;
 fail:
 	fprintf(stderr, "embargo: %s\n", err);
@@ -309,10 +352,13 @@ int cmd_serve(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "at", required_argument, NULL, 'a' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "allow-root", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *config = NULL;
+	serve_opts so = { 0 };
 	bool pinned = false;
 	int64_t at = 0;
 	int opt;
@@ -326,6 +372,8 @@ int cmd_serve(int argc, char **argv)
 				return CLI_EXIT_USAGE;
 			pinned = true;
 			break;
+		case 'p': so.pidfile = optarg; break;
+		case 'R': so.allow_root = true; break;
 		case 'h': serve_usage(stdout); return CLI_EXIT_OK;
 		case ':': return cli_usage_error("serve: %s needs a value", argv[optind - 1]);
 		default: return cli_usage_error("serve: unknown option \"%s\"", argv[optind - 1]);
@@ -352,7 +400,7 @@ int cmd_serve(int argc, char **argv)
 	/* Workers are stopped from the main thread: libevent must lock. */
 	evthread_use_pthreads();
 
-	int rc = run(d);
+	int rc = run(d, &so);
 	daemon_free(d);
 	return rc;
 }

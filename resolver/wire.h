@@ -56,9 +56,11 @@ enum {
 	WIRE_TYPE_CNAME = 5,
 	WIRE_TYPE_SOA = 6,
 	WIRE_TYPE_AAAA = 28,
+	WIRE_TYPE_TXT = 16,
 	WIRE_TYPE_DNAME = 39,
 	WIRE_TYPE_OPT = 41,
 	WIRE_CLASS_IN = 1,
+	WIRE_CLASS_CH = 3,
 };
 
 /* EDNS option codes (RFC 6891 registry) that the module treats specially. */
@@ -215,6 +217,14 @@ size_t wire_build_block(const wire_query *q, const wire_block *b, uint8_t *out, 
  */
 size_t wire_build_error(const wire_query *q, uint16_t rcode, int32_t ede_code,
 			const char *ede_text, uint8_t *out, size_t cap);
+
+/*
+ * Builds a NOERROR answer with one TXT record (owner: the question's name,
+ * its class, `ttl`) holding `text`, split into character-strings: the
+ * CHAOS version.embargo. and policy.embargo. answers. TC when it does not
+ * fit. Returns the length, or 0.
+ */
+size_t wire_build_txt(const wire_query *q, const char *text, uint32_t ttl, uint8_t *out, size_t cap);
 
 /* What wire_check_reply learnt from an upstream reply. */
 typedef struct wire_reply {

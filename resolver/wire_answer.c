@@ -223,3 +223,37 @@ size_t wire_build_error(const wire_query *q, uint16_t rcode, int32_t ede_code,
 {
 	return wire_build(q, rcode, NULL, ede_code, ede_text, out, cap);
 }
+
+size_t wire_build_txt(const wire_query *q, const char *text, uint32_t ttl, uint8_t *out, size_t cap)
+{
+	if (q == NULL || out == NULL || text == NULL || !q->has_question)
+		return 0;
+	size_t len = strlen(text);
+	if (len > 1024)
+		len = 1024;  /* a few character-strings at most: keep it small */
+	size_t rdlen = len + (len + 254) / 255 + (len == 0);
+	wire_buf b;
+	wire_buf_init(&b, out, cap);
+	wire_buf_answer_header(&b, q, WIRE_RCODE_NOERROR, false, 1, 0, q->edns ? 1 : 0);
+	wire_buf_bytes(&b, q->qname, q->qname_len);
+	wire_buf_u16(&b, q->qtype);
+	wire_buf_u16(&b, q->qclass);
+	wire_buf_u16(&b, 0xC000 | WIRE_HDR_LEN);  /* owner: the question's name */
+	wire_buf_u16(&b, WIRE_TYPE_TXT);
+	wire_buf_u16(&b, q->qclass);
+	wire_buf_u32(&b, ttl);
+	wire_buf_u16(&b, (uint16_t)rdlen);
+	size_t off = 0;
+	do {  /* character-strings of at most 255 octets */
+		size_t n = len - off > 255 ? 255 : len - off;
+		uint8_t n8 = (uint8_t)n;
+		wire_buf_bytes(&b, &n8, 1);
+		wire_buf_bytes(&b, text + off, n);
+		off += n;
+	} while (off < len);
+	if (q->edns)
+		wire_buf_opt(&b, WIRE_RCODE_NOERROR, q->edns_do, WIRE_EDE_NONE, NULL);
+	if (!b.fail)
+		return b.len;
+	return wire_build_level(q, WIRE_RCODE_NOERROR, NULL, WIRE_EDE_NONE, NULL, WIRE_LEVEL_TC, out, cap);
+}

@@ -160,6 +160,14 @@ static cache *worker_cache(const daemon_ctx *d)
 	return cache_new(&o);
 }
 
+/* This worker's share of exposure-clients, rounded up (so the daemon may
+ * hold up to n_workers - 1 more than the setting). */
+static size_t worker_expo_max(const daemon_ctx *d)
+{
+	size_t n = d->n_workers ? d->n_workers : 1;
+	return (d->cfg->exposure_clients + n - 1) / n;
+}
+
 static void close_listeners(worker *w)
 {
 	for (size_t i = 0; i < w->n_udp; i++)
@@ -239,7 +247,8 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w)) ||
 	    !(w->policy_timer = evtimer_new(w->base, on_policy_timer, w)) ||
 	    !(w->reload_ev = event_new(w->base, -1, 0, on_reload, w)) ||
-	    !(w->cache = worker_cache(d)) || !(w->obs = obs_worker_new(d->n_upstreams))) {
+	    !(w->cache = worker_cache(d)) ||
+	    !(w->obs = obs_worker_new(d->n_upstreams, worker_expo_max(d)))) {
 		snprintf(err, errlen, "out of memory");
 		worker_free(w);
 		return NULL;

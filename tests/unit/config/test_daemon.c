@@ -37,6 +37,7 @@ static void check_defaults(const cfg *c)
 	assert_false(c->http_set);
 	assert_null(c->user);
 	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->exposure_clients, 10000);
 	assert_int_equal(c->n_vendors, 0);
 }
 
@@ -117,7 +118,8 @@ static const char full[] =
 	"access: [127.0.0.0/8, \"::1/128\"]\n"
 	"http: 127.0.0.1\n"
 	"user: embargo\n"
-	"workers: auto\n";
+	"workers: auto\n"
+	"exposure-clients: 0\n";
 
 static void test_full(void **state)
 {
@@ -178,6 +180,7 @@ static void test_full(void **state)
 	addr_is(&c->http, "127.0.0.1:9153");
 	assert_string_equal(c->user, "embargo");
 	assert_int_equal(c->workers, 0);
+	assert_int_equal(c->exposure_clients, 0);
 	cfg_free(c);
 }
 
@@ -281,14 +284,17 @@ static void test_timeout_range(void **state)
 	assert_non_null(c);
 	assert_int_equal(c->timeout_ms, 60000);
 	cfg_free(c);
-	c = tdaemon(t, "d.yaml", "timeout: 1\nworkers: 4\n");
+	c = tdaemon(t, "d.yaml", "timeout: 1\nworkers: 4\nexposure-clients: 250\n");
 	assert_non_null(c);
 	assert_int_equal(c->timeout_ms, 1000);
 	assert_int_equal(c->workers, 4);
+	assert_int_equal(c->exposure_clients, 250);
 	cfg_free(c);
+	assert_null(tdaemon(t, "f.yaml", "exposure-clients: 1000001\n"));
 	texpect(t,
 		"a.yaml:1:10: timeout: 0ms is out of range (more than 0, at most 60s)",
 		"b.yaml:1:10: timeout: 61s is out of range (more than 0, at most 60s)",
+		"f.yaml:1:19: exposure-clients: 1000001 out of range 0..1000000",
 		NULL);
 }
 
