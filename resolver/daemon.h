@@ -78,6 +78,8 @@ typedef struct daemon_ctx {
 	int64_t clock_floor;           /* the wall clock is not believed before this */
 	atomic_bool below_floor;       /* the wall clock reads earlier than the floor */
 	struct event *house_timer;     /* on workers[0]: floor checks, state saves */
+	int clock_fd;                  /* timerfd that fires when the wall clock is set */
+	struct event *clock_ev;
 	int64_t state_saved_mono;      /* when the state file was last written */
 
 	upstream *upstreams;           /* owned */
@@ -112,6 +114,7 @@ struct worker {
 	const cfg *cfg;
 	const policy *pol;
 	struct event *reload_ev;
+	struct event *rearm_ev;        /* the wall clock stepped: re-arm policy_timer */
 	struct event_base *base;       /* owned */
 	pthread_t thread;              /* workers 1..n-1 */
 	bool threaded;

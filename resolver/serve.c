@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "resolver/cache.h"
@@ -86,6 +87,44 @@ static void on_house_timer(evutil_socket_t fd, short what, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (ts.tv_sec - d->state_saved_mono >= STATE_SAVE_INTERVAL_S)
 		daemon_state_save(d);
+}
+
+/*
+ * A timerfd armed far in the future with TFD_TIMER_CANCEL_ON_SET wakes up
+ * the moment anyone sets the wall clock (NTP stepping it, an operator):
+ * then every worker re-arms its cutoff timer, which was computed from the
+ * old reading, and the floor is checked again.
+ */
+static int clock_watch_arm(int fd)
+{
+	struct itimerspec its = { .it_value = { .tv_sec = INT32_MAX } };
+	return timerfd_settime(fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL);
+}
+
+static void on_clock_set(evutil_socket_t fd, short what, void *arg)
+{
+	daemon_ctx *d = arg;
+	uint64_t n;
+	(void)what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != ECANCELED && errno != EAGAIN)
+		return;
+	clock_watch_arm(fd);
+	char t[CFG_TIME_BUF];
+	log_info("clock", "the wall clock was set (now %s): re-arming the cutoff timers",
+		 cfg_time_format((int64_t)time(NULL), t));
+	check_floor(d);
+	for (size_t i = 0; i < d->n_workers; i++)
+		event_active(d->workers[i]->rearm_ev, EV_READ, 0);
+}
+
+static void clock_watch_start(daemon_ctx *d)
+{
+	d->clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->clock_fd < 0 || clock_watch_arm(d->clock_fd) < 0 ||
+	    !(d->clock_ev = event_new(d->workers[0]->base, d->clock_fd, EV_READ | EV_PERSIST,
+				      on_clock_set, d)) ||
+	    event_add(d->clock_ev, NULL) < 0)
+		log_errno(LOG_WARN, "clock", "cannot watch for wall clock changes");
 }
 
 /* Sets the floor from the build time and the state file. */
@@ -179,6 +218,10 @@ static void daemon_free(daemon_ctx *d)
 		event_free(d->sig_int);
 	if (d->house_timer)
 		event_free(d->house_timer);
+	if (d->clock_ev)
+		event_free(d->clock_ev);
+	if (d->clock_fd > 0)
+		close(d->clock_fd);
 	if (d->sig_hup)
 		event_free(d->sig_hup);
 	if (d->sig_usr1)
@@ -298,6 +341,8 @@ static int run(daemon_ctx *d, const serve_opts *o)
 	d->house_timer = event_new(base, -1, EV_PERSIST, on_house_timer, d);
 	if (!d->house_timer || event_add(d->house_timer, &house) < 0)
 		return 1;
+	if (!d->clock_pinned)
+		clock_watch_start(d);
 	d->sig_term = evsignal_new(base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(base, SIGINT, on_signal, d);
 	d->sig_hup = evsignal_new(base, SIGHUP, on_sighup, d);

@@ -144,6 +144,17 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		event_active(d->reclaim_ev, EV_READ, 0);
 }
 
+/* The wall clock was set: the next cutoff is nearer or farther than the
+ * timer thinks. */
+static void on_rearm(evutil_socket_t fd, short what, void *arg)
+{
+	worker *w = arg;
+	(void)fd;
+	(void)what;
+	evtimer_del(w->policy_timer);
+	arm_policy_timer(w);
+}
+
 static cache *worker_cache(const daemon_ctx *d)
 {
 	const cfg *c = d->cfg;
@@ -247,6 +258,7 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w)) ||
 	    !(w->policy_timer = evtimer_new(w->base, on_policy_timer, w)) ||
 	    !(w->reload_ev = event_new(w->base, -1, 0, on_reload, w)) ||
+	    !(w->rearm_ev = event_new(w->base, -1, 0, on_rearm, w)) ||
 	    !(w->cache = worker_cache(d)) ||
 	    !(w->obs = obs_worker_new(d->n_upstreams, worker_expo_max(d)))) {
 		snprintf(err, errlen, "out of memory");
@@ -285,6 +297,8 @@ void worker_free(worker *w)
 		event_free(w->policy_timer);
 	if (w->reload_ev)
 		event_free(w->reload_ev);
+	if (w->rearm_ev)
+		event_free(w->rearm_ev);
 	if (w->stop_timer)
 		event_free(w->stop_timer);
 	if (w->base)
