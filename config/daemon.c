@@ -225,25 +225,32 @@ static int k_tls_ca(yr *r, const char *name, void *obj)
 	return yr_string(r, name, &((dctx *)obj)->c->tls_ca);
 }
 
-static int k_timeout(yr *r, const char *name, void *obj)
+/* A duration in [min_ms, max_ms]; `range` words the bounds for the error. */
+static int read_duration(yr *r, const char *name, uint64_t min_ms, uint64_t max_ms,
+			 const char *range, uint64_t *ms)
 {
-	cfg *c = ((dctx *)obj)->c;
 	yr_scalar s;
 	const char *why;
-	uint64_t ms;
 	if (yr_scalar_take(r, name, "a duration", &s) < 0)
 		return -1;
-	if (cfg_duration_parse(s.s, &ms, &why) < 0) {
+	if (cfg_duration_parse(s.s, ms, &why) < 0) {
 		yr_error_at(r, s.line, s.col, "%s: bad duration \"%s\": %s", name, s.s, why);
 		return -1;
 	}
-	/* Past a minute a client has long given up; zero would never wait. */
-	if (ms == 0 || ms > 60000) {
-		yr_error_at(r, s.line, s.col, "%s: %s is out of range (more than 0, at most 60s)",
-			    name, s.s);
+	if (*ms < min_ms || *ms > max_ms) {
+		yr_error_at(r, s.line, s.col, "%s: %s is out of range (%s)", name, s.s, range);
 		return -1;
 	}
-	c->timeout_ms = (uint32_t)ms;
+	return 0;
+}
+
+static int k_timeout(yr *r, const char *name, void *obj)
+{
+	uint64_t ms;
+	/* Past a minute a client has long given up; zero would never wait. */
+	if (read_duration(r, name, 1, 60000, "more than 0, at most 60s", &ms) < 0)
+		return -1;
+	((dctx *)obj)->c->timeout_ms = (uint32_t)ms;
 	return 0;
 }
 
@@ -264,21 +271,10 @@ static int k_cache_max(yr *r, const char *name, void *obj)
 
 static int k_cache_stale(yr *r, const char *name, void *obj)
 {
-	cfg *c = ((dctx *)obj)->c;
-	yr_scalar s;
-	const char *why;
 	uint64_t ms;
-	if (yr_scalar_take(r, name, "a duration", &s) < 0)
+	if (read_duration(r, name, 0, (uint64_t)TTL_MAX * 1000, "at most 68 years", &ms) < 0)
 		return -1;
-	if (cfg_duration_parse(s.s, &ms, &why) < 0) {
-		yr_error_at(r, s.line, s.col, "%s: bad duration \"%s\": %s", name, s.s, why);
-		return -1;
-	}
-	if (ms / 1000 > TTL_MAX) {
-		yr_error_at(r, s.line, s.col, "%s: %s is out of range", name, s.s);
-		return -1;
-	}
-	c->cache.stale_max = (uint32_t)(ms / 1000);
+	((dctx *)obj)->c->cache.stale_max = (uint32_t)(ms / 1000);
 	return 0;
 }
 
