@@ -135,6 +135,16 @@ struct worker {
 	struct event *stop_timer;
 	bool stopping;
 
+	/* The clocks, read once per batch of queries (worker_tick_begin/end)
+	 * instead of several times per query; outside a batch they are read
+	 * afresh (worker_now and friends). */
+	struct {
+		bool valid;
+		int64_t now;          /* policy time, seconds */
+		uint64_t mono_us;     /* obs_now_us() */
+		uint64_t mono_ms;     /* worker_mono_ms() */
+	} tick;
+
 	daemon_stats stats;
 	/* Scratch: one query in, one answer out at a time. */
 	uint8_t in[WIRE_TCP_MAX];
@@ -143,6 +153,18 @@ struct worker {
 
 /* The policy time now: seconds since the epoch. Any thread. */
 int64_t daemon_now(const daemon_ctx *d);
+/* Reads the clocks for a batch of queries handled now; _end forgets them. */
+void worker_tick_begin(worker *w);
+static inline void worker_tick_end(worker *w)
+{
+	w->tick.valid = false;
+}
+/* Policy time, monotonic milliseconds and microseconds: the batch's reading
+ * inside a batch, else the clocks now. */
+int64_t worker_now(worker *w);
+uint64_t worker_ms(worker *w);
+uint64_t worker_us(worker *w);
+
 /* Writes the clock floor's state file, if there is one (workers[0]). */
 void daemon_state_save(daemon_ctx *d);
 

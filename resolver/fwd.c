@@ -183,7 +183,7 @@ static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_
 	worker *w = f->w;
 	req_unlink(r);  /* nobody new may join while we answer */
 	if (reply && r->q.rd)
-		cache_insert(w->cache, &r->q, reply, len, rep, worker_mono_ms());
+		cache_insert(w->cache, &r->q, reply, len, rep, worker_ms(w));
 	int up = reply ? (int)(reply == r->fallback ? r->fallback_up : r->up) : -1;
 	for (fwd_waiter *wt = r->waiters; wt; wt = wt->next) {
 		if (reply)
@@ -225,7 +225,7 @@ static void start_tcp(fwd_req *r);
 /* The current attempt failed: count it, and try the next upstream. */
 static void attempt_failed(fwd_req *r, obs_up_result res)
 {
-	obs_upstream(r->f->w, (int)r->up, res, obs_now_us() - r->sent_us);
+	obs_upstream(r->f->w, (int)r->up, res, worker_us(r->f->w) - r->sent_us);
 	next_upstream(r);
 }
 
@@ -235,7 +235,7 @@ static void on_reply(fwd_req *r, const uint8_t *pkt, size_t len, const wire_repl
 	worker *w = r->f->w;
 	w->stats.upstream_replies++;
 	bool next = rcode_tries_next(rep->rcode);
-	obs_upstream(w, (int)r->up, next ? OBS_UP_RCODE : OBS_UP_OK, obs_now_us() - r->sent_us);
+	obs_upstream(w, (int)r->up, next ? OBS_UP_RCODE : OBS_UP_OK, worker_us(w) - r->sent_us);
 	if (rep->tc && !tcp) {
 		w->stats.tcp_fallback++;
 		attempt_stop(r);
@@ -303,7 +303,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 static void attempt_start(fwd_req *r)
 {
-	r->sent_us = obs_now_us();
+	r->sent_us = worker_us(r->f->w);
 	if (upsock_send(r->f->pool, r->up, r->pkt, r->pkt_len, r, &r->h, &r->id) < 0) {
 		attempt_failed(r, OBS_UP_ERROR);
 		return;
@@ -352,7 +352,7 @@ static void start_tcp(fwd_req *r)
 
 	r->id = (uint16_t)arc4random();
 	wire_set_id(r->pkt, r->id);
-	r->sent_us = obs_now_us();
+	r->sent_us = worker_us(r->f->w);
 	r->bev = bufferevent_socket_new(w->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!r->bev) {
 		attempt_failed(r, OBS_UP_ERROR);

@@ -141,9 +141,8 @@ void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 	touch(c);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void read_frames(struct bufferevent *bev, tcp_conn *c)
 {
-	tcp_conn *c = arg;
 	worker *w = c->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	touch(c);
@@ -162,7 +161,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, w->in, len);
 		client cl = { .t = TRANSPORT_TCP, .conn = c, .ip = c->ip,
-			      .sa = c->sa, .salen = c->salen, .fd = -1, .t0_us = obs_now_us() };
+			      .sa = c->sa, .salen = c->salen, .fd = -1, .t0_us = worker_us(w) };
 		c->refs++;  /* keep c alive through query_handle, which may close it */
 		query_handle(w, &cl, w->in, len);
 		c->refs--;
@@ -176,6 +175,15 @@ static void on_read(struct bufferevent *bev, void *arg)
 			bufferevent_disable(c->bev, EV_READ);
 		}
 	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	tcp_conn *c = arg;
+	worker *w = c->w;  /* c may be freed in read_frames */
+	worker_tick_begin(w);
+	read_frames(bev, c);
+	worker_tick_end(w);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)

@@ -69,7 +69,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		if (n <= 0)
 			return;  /* EAGAIN, or an ICMP error of an earlier send */
 		w->batching = l;
-		uint64_t t0 = obs_now_us();  /* one clock read per batch */
+		worker_tick_begin(w);  /* one reading of the clocks per batch */
+		uint64_t t0 = w->tick.mono_us;
 		for (int i = 0; i < n; i++) {
 			const struct msghdr *h = &l->in_msg[i].msg_hdr;
 			if (h->msg_flags & MSG_TRUNC) {
@@ -84,6 +85,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			query_handle(w, &c, l->in_buf[i], l->in_msg[i].msg_len);
 		}
 		flush(l);
+		worker_tick_end(w);
 		w->batching = NULL;
 		if (n < UDP_BATCH)
 			return;

@@ -51,8 +51,8 @@ static void send_and_report(worker *w, const client *c, const wire_query *q, siz
 		.stale = a->stale,
 		.cloaked = a->cloaked,
 		.upstream = a->upstream,
-		.latency_us = obs_now_us() - c->t0_us,
-		.now = daemon_now(w->d),
+		.latency_us = worker_us(w) - c->t0_us,
+		.now = worker_now(w),
 	};
 	obs_query(w, &e);
 }
@@ -111,7 +111,7 @@ static bool chain_name_blocked(worker *w, const client *c, const wire_query *q, 
 static bool cache_chain_blocked(worker *w, const client *c, const wire_query *q,
 				const cache_hit *hit)
 {
-	int64_t now = daemon_now(w->d);
+	int64_t now = worker_now(w);
 	const uint8_t *name = hit->chain;
 	for (size_t i = 0; i < hit->n_chain; i++, name = cache_chain_next(name))
 		if (chain_name_blocked(w, c, q, name, now, -1))
@@ -124,7 +124,7 @@ static bool answer_from_cache(worker *w, const client *c, const wire_query *q,
 			      const query_meta *meta)
 {
 	cache_hit hit;
-	size_t n = cache_answer(w->cache, q, worker_mono_ms(), w->out, client_answer_cap(c, q), &hit);
+	size_t n = cache_answer(w->cache, q, worker_ms(w), w->out, client_answer_cap(c, q), &hit);
 	if (!n) {
 		w->stats.cache_misses++;
 		return false;
@@ -211,7 +211,7 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 	}
 
 	policy_match m;
-	policy_decide(w->pol, q.qname, q.qtype, &c->ip, daemon_now(w->d), &m);
+	policy_decide(w->pol, q.qname, q.qtype, &c->ip, worker_now(w), &m);
 	switch (m.verdict) {
 	case POLICY_BLOCK:
 		send_block(w, c, &q, &m, false, -1);
@@ -240,7 +240,7 @@ void query_answer_reply(worker *w, const client *c, const wire_query *q, const q
 		query_answer_servfail(w, c, q, meta);
 		return;
 	}
-	int64_t now = daemon_now(w->d);
+	int64_t now = worker_now(w);
 	for (size_t i = 0; i < r->n_chain; i++)
 		if (chain_name_blocked(w, c, q, r->chain[i], now, up))
 			return;
@@ -253,7 +253,7 @@ void query_answer_failed(worker *w, const client *c, const wire_query *q, const 
 {
 	cache_hit hit;
 	size_t cap = client_answer_cap(c, q);
-	size_t n = cache_answer_stale(w->cache, q, worker_mono_ms(), w->out, cap, &hit);
+	size_t n = cache_answer_stale(w->cache, q, worker_ms(w), w->out, cap, &hit);
 	if (!n) {
 		query_answer_servfail(w, c, q, meta);
 		return;

@@ -96,6 +96,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	upsock_pool *p = s->p;
 	(void)what;
 	s->busy++;
+	worker_tick_begin(p->w);  /* one reading of the clocks for these replies */
 	for (int round = 0; round < 32 && !(s->retired && !s->n_pending); round++) {
 		ssize_t n = recv(fd, p->rbuf, sizeof(p->rbuf), 0);
 		if (n < 0) {
@@ -123,6 +124,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		}
 		p->ops.reply(owner, p->rbuf, (size_t)n);
 	}
+	worker_tick_end(p->w);
 	s->busy--;
 	sock_maybe_close(s);
 }

@@ -119,6 +119,29 @@ uint64_t worker_mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void worker_tick_begin(worker *w)
+{
+	w->tick.now = daemon_now(w->d);
+	w->tick.mono_us = obs_now_us();
+	w->tick.mono_ms = worker_mono_ms();
+	w->tick.valid = true;
+}
+
+int64_t worker_now(worker *w)
+{
+	return w->tick.valid ? w->tick.now : daemon_now(w->d);
+}
+
+uint64_t worker_ms(worker *w)
+{
+	return w->tick.valid ? w->tick.mono_ms : worker_mono_ms();
+}
+
+uint64_t worker_us(worker *w)
+{
+	return w->tick.valid ? w->tick.mono_us : obs_now_us();
+}
+
 void worker_policy_changed(worker *w)
 {
 	/* A cached answer may hold a CNAME chain into a name that is now
