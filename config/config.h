@@ -85,6 +85,8 @@ typedef struct cfg_upstream {
 	cfg_addr addr;       /* port 53, or 853 with tls */
 	bool tls;            /* tls://ADDR[:PORT]#NAME */
 	char *tls_name;      /* name after '#', checked against the certificate */
+	bool has_pin;        /* pin-sha256 given (tls only) */
+	uint8_t pin[32];     /* SHA-256 of the server's SubjectPublicKeyInfo (RFC 7858 4.2) */
 } cfg_upstream;
 
 typedef struct cfg_group {
@@ -179,6 +181,9 @@ int cfg_load_vendor(const char *path, cfg_vendor *out, cfg_diags *diags);
 /* One `upstreams` item: "ADDR[:PORT]" or "tls://ADDR[:PORT]#NAME". 0, or -1
  * with the reason in err. u->tls_name is owned by u. */
 int cfg_upstream_parse(const char *text, cfg_upstream *u, char *err, size_t errlen);
+/* A `pin-sha256` value: base64 of 32 octets, into pin. 0, or -1 with the
+ * reason in err. */
+int cfg_pin_parse(const char *text, uint8_t pin[32], char *err, size_t errlen);
 
 /*
  * Environment overrides for containers: EMBARGO_LISTEN and EMBARGO_UPSTREAMS

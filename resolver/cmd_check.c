@@ -44,9 +44,9 @@ static void print_listen(const cfg *c)
 		printf(" the nameservers of /etc/resolv.conf");
 	for (size_t i = 0; i < c->n_upstreams; i++) {
 		const cfg_upstream *u = &c->upstreams[i];
-		printf("%s %s%s%s%s", i ? "," : "", u->tls ? "tls://" : "",
+		printf("%s %s%s%s%s%s", i ? "," : "", u->tls ? "tls://" : "",
 		       cfg_addr_format(&u->addr, buf), u->tls ? "#" : "",
-		       u->tls ? u->tls_name : "");
+		       u->tls ? u->tls_name : "", u->has_pin ? " (pinned)" : "");
 	}
 	printf("\n");
 }

@@ -34,9 +34,16 @@ struct watch;
 struct obs_worker;
 struct qlog;
 
-typedef enum transport { TRANSPORT_UDP = 0, TRANSPORT_TCP, TRANSPORT_COUNT } transport;
+typedef enum transport { TRANSPORT_UDP = 0, TRANSPORT_TCP, TRANSPORT_TLS, TRANSPORT_COUNT } transport;
 
-/* Where an answer goes back to. For TCP it holds a reference on the
+/* "udp", "tcp", "tls": in metrics and the query log. */
+static inline const char *transport_name(transport t)
+{
+	static const char *const names[TRANSPORT_COUNT] = { "udp", "tcp", "tls" };
+	return (unsigned)t < TRANSPORT_COUNT ? names[t] : "?";
+}
+
+/* Where an answer goes back to. For TCP and TLS it holds a reference on the
  * connection (tcp_conn_ref/tcp_conn_unref), so a connection closed while
  * its queries are upstream is freed only when the last one is answered. */
 typedef struct client {
@@ -45,7 +52,7 @@ typedef struct client {
 	struct sockaddr_storage sa;    /* UDP: the client's address */
 	socklen_t salen;
 	cfg_ip ip;                     /* for groups and access */
-	struct tcp_conn *conn;         /* TCP */
+	struct tcp_conn *conn;         /* TCP and TLS */
 	uint64_t t0_us;                /* when the query arrived (obs_now_us) */
 } client;
 
@@ -63,6 +70,10 @@ typedef struct upstream {
 	cfg_addr addr;
 	struct sockaddr_storage sa;
 	socklen_t salen;
+	bool tls;                      /* DNS over TLS (updot.c), else UDP/TCP */
+	char tls_name[256];            /* checked against the certificate, and the SNI */
+	bool has_pin;                  /* pin-sha256 given */
+	uint8_t pin[32];               /* SHA-256 of the server's SubjectPublicKeyInfo */
 } upstream;
 
 typedef struct worker worker;
@@ -84,6 +95,11 @@ typedef struct daemon_ctx {
 
 	upstream *upstreams;           /* owned */
 	size_t n_upstreams;
+	struct ssl_ctx_st *updot_ctx;  /* owned: TLS client context of the DoT
+					  upstreams (updot.c); NULL when none */
+	struct ssl_ctx_st *tls_ctx;    /* one reference: the DoT listeners' server
+					  context (listen_tls.c), replaced on reload;
+					  NULL without tls.listen */
 
 	worker **workers;              /* owned; workers[0] runs on the main thread */
 	size_t n_workers;
@@ -124,7 +140,12 @@ struct worker {
 	struct udp_listener *batching; /* the listener whose batch is being handled */
 	struct tcp_server **tcp;       /* owned */
 	size_t n_tcp;
-	void *tcp_conns;               /* owned by listen_tcp.c: open connections */
+	struct tcp_server **tls;       /* owned: DoT listeners (listen_tls.c) */
+	size_t n_tls;
+	struct ssl_ctx_st *tls_ctx;    /* one reference: the daemon's tls_ctx as of
+					  this worker's last reload */
+	void *tcp_conns;               /* owned by listen_tcp.c: open TCP and TLS
+					  connections */
 	size_t tcp_max_conns;
 	struct fwd *fwd;               /* owned */
 	struct cache *cache;           /* owned; this worker's share of cache.entries */

@@ -9,7 +9,8 @@
  * An attempt goes out on one of the worker's pooled upstream sockets
  * (upsock.c: connected, random source ports that rotate, RFC 5452) with a
  * fresh random ID; a reply with TC set is asked again over TCP of the same
- * upstream. A timeout, a socket error, a malformed reply, or a SERVFAIL
+ * upstream. To a tls:// upstream it goes on the worker's DoT connection
+ * instead (updot.c), with the same timer and failover and no TC retry. A timeout, a socket error, a malformed reply, or a SERVFAIL
  * / REFUSED / FORMERR / NOTIMP answer moves on to the next upstream. When all
  * are spent, the last of those answers is passed on, or else SERVFAIL with
  * EDE 22.
@@ -29,6 +30,7 @@
 #include "resolver/listen_tcp.h"
 #include "resolver/log.h"
 #include "resolver/query.h"
+#include "resolver/updot.h"
 #include "resolver/upsock.h"
 
 #define FWD_BUCKETS 16384           /* power of two */
@@ -58,6 +60,7 @@ typedef struct fwd_req {
 	size_t up;                 /* the upstream of the current attempt */
 	uint16_t id;
 	upsock_handle h;           /* UDP attempt in flight */
+	updot_handle dh;           /* DoT attempt in flight */
 	struct event *ev_timer;    /* deadline of the current attempt */
 	struct bufferevent *bev;   /* TCP attempt */
 	uint8_t *fallback;         /* the last SERVFAIL-like reply, owned */
@@ -72,6 +75,7 @@ struct fwd {
 	fwd_req *buckets[FWD_BUCKETS];
 	fwd_req *all;
 	upsock_pool *pool;
+	updot_pool *dot;
 	size_t n_reqs, n_waiters;
 	uint8_t rbuf[WIRE_TCP_MAX];
 };
@@ -80,15 +84,23 @@ static void attempt_start(fwd_req *r);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void on_sock_reply(void *owner, const uint8_t *pkt, size_t len);
 static void on_sock_error(void *owner);
+static void on_dot_reply(void *owner, const uint8_t *pkt, size_t len);
+static void on_dot_error(void *owner);
 
 fwd *fwd_new(worker *w)
 {
 	static const upsock_ops ops = { .reply = on_sock_reply, .error = on_sock_error };
+	static const updot_ops dot_ops = { .reply = on_dot_reply, .error = on_dot_error };
 	fwd *f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
 	f->w = w;
 	if (!(f->pool = upsock_pool_new(w, &ops))) {
+		free(f);
+		return NULL;
+	}
+	if (!(f->dot = updot_pool_new(w, &dot_ops))) {
+		upsock_pool_free(f->pool);
 		free(f);
 		return NULL;
 	}
@@ -127,6 +139,7 @@ static size_t make_key(const wire_query *q, uint8_t key[FWD_KEY_MAX])
 static void attempt_stop(fwd_req *r)
 {
 	upsock_release(r->f->pool, &r->h);
+	updot_release(r->f->dot, &r->dh);
 	if (r->bev) {
 		bufferevent_free(r->bev);
 		r->bev = NULL;
@@ -136,7 +149,7 @@ static void attempt_stop(fwd_req *r)
 
 static void waiter_free(fwd *f, fwd_waiter *wt)
 {
-	if (wt->c.t == TRANSPORT_TCP)
+	if (wt->c.t != TRANSPORT_UDP)
 		tcp_conn_unref(wt->c.conn);
 	free(wt);
 	f->n_waiters--;
@@ -258,10 +271,10 @@ static void on_reply(fwd_req *r, const uint8_t *pkt, size_t len, const wire_repl
 	req_finish(r, pkt, len, rep);
 }
 
-/* A datagram with our ID on our socket: is it the answer to our question? */
-static void on_sock_reply(void *owner, const uint8_t *pkt, size_t len)
+/* A datagram (or a DoT message: tcp) with our ID on our socket or
+ * connection: is it the answer to our question? */
+static void on_upstream_reply(fwd_req *r, const uint8_t *pkt, size_t len, bool tcp)
 {
-	fwd_req *r = owner;
 	worker *w = r->f->w;
 	wire_reply rep;
 	int rc = wire_check_reply(pkt, len, r->id, r->q.qname, r->q.qtype, r->q.qclass, &rep);
@@ -274,7 +287,27 @@ static void on_sock_reply(void *owner, const uint8_t *pkt, size_t len)
 		attempt_failed(r, OBS_UP_ERROR);
 		return;
 	}
-	on_reply(r, pkt, len, &rep, false);
+	on_reply(r, pkt, len, &rep, tcp);
+}
+
+static void on_sock_reply(void *owner, const uint8_t *pkt, size_t len)
+{
+	on_upstream_reply(owner, pkt, len, false);
+}
+
+/* Over TLS, TC means the answer is as big as it gets: no retry. */
+static void on_dot_reply(void *owner, const uint8_t *pkt, size_t len)
+{
+	on_upstream_reply(owner, pkt, len, true);
+}
+
+/* The DoT connection of our attempt failed (refused, TLS or certificate
+ * failure, closed). */
+static void on_dot_error(void *owner)
+{
+	fwd_req *r = owner;
+	r->dh.c = NULL;  /* the pool already took the slot back */
+	attempt_failed(r, OBS_UP_ERROR);
 }
 
 /* The socket of our attempt failed (ICMP port unreachable, say). */
@@ -304,7 +337,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 static void attempt_start(fwd_req *r)
 {
 	r->sent_us = worker_us(r->f->w);
-	if (upsock_send(r->f->pool, r->up, r->pkt, r->pkt_len, r, &r->h, &r->id) < 0) {
+	int rc = r->f->w->d->upstreams[r->up].tls
+			 ? updot_send(r->f->dot, r->up, r->pkt, r->pkt_len, r, &r->dh, &r->id)
+			 : upsock_send(r->f->pool, r->up, r->pkt, r->pkt_len, r, &r->h, &r->id);
+	if (rc < 0) {
 		attempt_failed(r, OBS_UP_ERROR);
 		return;
 	}
@@ -389,7 +425,7 @@ static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q,
 	wt->q.edns_opts = NULL;
 	wt->q.edns_opts_len = 0;
 	wt->meta = *meta;
-	if (c->t == TRANSPORT_TCP)
+	if (c->t != TRANSPORT_UDP)
 		tcp_conn_ref(c->conn);
 	wt->next = r->waiters;
 	r->waiters = wt;
@@ -487,5 +523,6 @@ void fwd_free(fwd *f)
 	while (f->all)
 		req_free(f->all);
 	upsock_pool_free(f->pool);
+	updot_pool_free(f->dot);
 	free(f);
 }

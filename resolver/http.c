@@ -104,7 +104,6 @@ static uint64_t rd(const uint64_t *p)
 
 static void metrics_queries(struct evbuffer *b, const daemon_ctx *d)
 {
-	static const char *const tnames[TRANSPORT_COUNT] = { "udp", "tcp" };
 	char buf[16];
 	family(b, "embargo_queries_total", "counter",
 	       "Answers sent to clients, by transport and response code.");
@@ -117,7 +116,7 @@ static void metrics_queries(struct evbuffer *b, const daemon_ctx *d)
 			if (!n && rc > 5)
 				continue;
 			evbuffer_add_printf(b, "embargo_queries_total{transport=\"%s\",rcode=\"%s\"} %llu\n",
-					    tnames[t], rcode_label(rc, buf), (unsigned long long)n);
+					    transport_name(t), rcode_label(rc, buf), (unsigned long long)n);
 		}
 	}
 	uint64_t cached = 0, stale = 0;

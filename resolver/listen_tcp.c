@@ -4,7 +4,10 @@
  * Connections sit on one list, most recently active first, shared by all
  * listeners of a worker (the cap is the worker's share). When it is reached, a new
  * connection closes the least recently active one that has no query in
- * flight; if every one is busy, the new one is refused.
+ * flight; if every one is busy, the new one is refused. TLS connections
+ * (listen_tls.c) are on the same list and count against the same cap; one
+ * still in its handshake is idle, so a flood of half-open handshakes is
+ * what gets closed first, and the handshake deadline ends each of them.
  */
 #include "resolver/listen_tcp.h"
 
@@ -25,6 +28,7 @@
 
 struct tcp_server {
 	worker *w;
+	const tcp_kind *k;
 	struct evconnlistener *lev;
 };
 
@@ -35,6 +39,8 @@ struct tcp_conn {
 	int refs;                   /* queries in flight */
 	bool eof;                   /* the client finished sending */
 	bool paused;                /* reading stopped: too many in flight */
+	transport t;
+	struct event *hs_timer;     /* the handshake deadline, until it is done */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	cfg_ip ip;
@@ -92,6 +98,10 @@ static void conn_close(tcp_conn *c)
 	if (!c->bev)
 		return;
 	list_remove(conns(c->w), c);
+	if (c->hs_timer) {
+		event_free(c->hs_timer);
+		c->hs_timer = NULL;
+	}
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	if (!c->refs)
@@ -160,7 +170,7 @@ static void read_frames(struct bufferevent *bev, tcp_conn *c)
 			return;
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, w->in, len);
-		client cl = { .t = TRANSPORT_TCP, .conn = c, .ip = c->ip,
+		client cl = { .t = c->t, .conn = c, .ip = c->ip,
 			      .sa = c->sa, .salen = c->salen, .fd = -1, .t0_us = worker_us(w) };
 		c->refs++;  /* keep c alive through query_handle, which may close it */
 		query_handle(w, &cl, w->in, len);
@@ -195,6 +205,15 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	tcp_conn *c = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		/* the handshake is done: from now on only the idle timeout counts */
+		if (c->hs_timer) {
+			event_free(c->hs_timer);
+			c->hs_timer = NULL;
+		}
+		touch(c);
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		c->eof = true;  /* answer what is queued or in flight, then close */
 		bufferevent_disable(bev, EV_READ);
@@ -224,6 +243,20 @@ static bool make_room(worker *w)
 	return false;
 }
 
+static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_close(arg);
+}
+
+static struct bufferevent *wrap_plain(worker *w, evutil_socket_t fd)
+{
+	return bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static const tcp_kind plain_kind = { .t = TRANSPORT_TCP, .name = "tcp", .wrap = wrap_plain };
+
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
 		      int salen, void *arg)
 {
@@ -240,16 +273,29 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		return;
 	}
 	c->w = w;
+	c->t = s->k->t;
 	memcpy(&c->sa, sa, (size_t)salen);
 	c->salen = (socklen_t)salen;
 	cfg_addr a;
 	netaddr_from_sockaddr(sa, &a);
 	c->ip = a.ip;
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = s->k->wrap(w, fd);
 	if (!c->bev) {
 		evutil_closesocket(fd);
 		free(c);
 		return;
+	}
+	if (s->k->handshake_ms) {
+		struct timeval hs = { .tv_sec = s->k->handshake_ms / 1000,
+				      .tv_usec = (s->k->handshake_ms % 1000) * 1000 };
+		c->hs_timer = evtimer_new(w->base, on_handshake_timeout, c);
+		if (!c->hs_timer || evtimer_add(c->hs_timer, &hs) < 0) {
+			if (c->hs_timer)
+				event_free(c->hs_timer);
+			bufferevent_free(c->bev);
+			free(c);
+			return;
+		}
 	}
 	struct timeval idle = { .tv_sec = TCP_IDLE_MS / 1000, .tv_usec = (TCP_IDLE_MS % 1000) * 1000 };
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
@@ -259,6 +305,12 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 }
 
 tcp_server *tcp_server_new(worker *w, const cfg_addr *a, bool reuseport, char *err, size_t errlen)
+{
+	return tcp_server_new_kind(w, a, reuseport, &plain_kind, err, errlen);
+}
+
+tcp_server *tcp_server_new_kind(worker *w, const cfg_addr *a, bool reuseport, const tcp_kind *k,
+				char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = netaddr_to_sockaddr(a, &ss);
@@ -283,6 +335,7 @@ tcp_server *tcp_server_new(worker *w, const cfg_addr *a, bool reuseport, char *e
 	if (!s)
 		goto fail;
 	s->w = w;
+	s->k = k;
 	s->lev = evconnlistener_new(w->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, fd);
 	if (!s->lev) {
 		free(s);
@@ -290,7 +343,8 @@ tcp_server *tcp_server_new(worker *w, const cfg_addr *a, bool reuseport, char *e
 	}
 	return s;
 fail:
-	snprintf(err, errlen, "cannot listen on %s/tcp: %s", cfg_addr_format(a, name), strerror(errno));
+	snprintf(err, errlen, "cannot listen on %s/%s: %s", cfg_addr_format(a, name), k->name,
+		 strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return NULL;

@@ -162,7 +162,7 @@ size_t qlog_format(cfg_log_format f, const qlog_rec *r, char *buf, size_t cap)
 {
 	char ip[CFG_IP_BUF], name[DNAME_STR_MAX], tb[16], rb[16];
 	out o = { .p = buf, .cap = cap };
-	const char *proto = r->t == TRANSPORT_TCP ? "tcp" : "udp";
+	const char *proto = transport_name(r->t);
 	const char *qname = NULL, *qtype = NULL;
 	if (r->qname) {
 		/* dname_to_str gives "." for the root, else no final dot */

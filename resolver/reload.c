@@ -11,8 +11,10 @@
  * the last reload failed (like Prometheus' config_last_reload_successful).
  *
  * What a reload cannot change in a running process (listen addresses,
- * upstreams, workers, TLS, HTTP, user) keeps its running value and a
- * warning says a restart is needed.
+ * upstreams, workers, TLS listen addresses, HTTP, user) keeps its running
+ * value and a warning says a restart is needed. The DoT listeners'
+ * certificate and key are read again (listen_tls.c): a pair that does not
+ * load keeps the one in use.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 
 #include "resolver/cli.h"
 #include "resolver/daemon.h"
+#include "resolver/listen_tls.h"
 #include "resolver/log.h"
 #include "resolver/qlog.h"
 #include "resolver/watch.h"
@@ -48,7 +51,8 @@ static bool same_upstreams(const cfg *a, const cfg *b)
 	for (size_t i = 0; i < a->n_upstreams; i++) {
 		const cfg_upstream *x = &a->upstreams[i], *y = &b->upstreams[i];
 		if (memcmp(&x->addr, &y->addr, sizeof(x->addr)) || x->tls != y->tls ||
-		    !same_str(x->tls_name, y->tls_name))
+		    !same_str(x->tls_name, y->tls_name) || x->has_pin != y->has_pin ||
+		    memcmp(x->pin, y->pin, sizeof(x->pin)))
 			return false;
 	}
 	return true;
@@ -63,6 +67,8 @@ static void warn_restart_only(const cfg *old, const cfg *new)
 		keys[n++] = "listen";
 	if (!same_upstreams(old, new))
 		keys[n++] = "upstreams";
+	if (!same_str(old->tls_ca, new->tls_ca))
+		keys[n++] = "tls-ca";  /* read once, into the DoT client context */
 	if (old->workers != new->workers)
 		keys[n++] = "workers";
 	if (!same_addrs(old->tls.listen, old->tls.n_listen, new->tls.listen, new->tls.n_listen))
@@ -107,6 +113,7 @@ void daemon_reload(daemon_ctx *d, const char *why)
 	cfg_diags_free(&diags);
 	cli_stamp(c);
 	warn_restart_only(d->cfg, c);
+	tls_listen_reload(d, c);  /* the workers take it over with c */
 
 	d->old_cfg = d->cfg;
 	d->old_pol = d->pol;

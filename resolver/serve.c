@@ -21,12 +21,14 @@
 #include "resolver/clockfloor.h"
 #include "resolver/daemon.h"
 #include "resolver/http.h"
+#include "resolver/listen_tls.h"
 #include "embargo_config.h"
 #include "resolver/log.h"
 #include "resolver/netaddr.h"
 #include "resolver/qlog.h"
 #include "resolver/privs.h"
 #include "resolver/upstream.h"
+#include "resolver/updot.h"
 #include "resolver/watch.h"
 
 #define WORKERS_MAX 64
@@ -173,30 +175,37 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
  * steal half the queries. So before the workers bind with it, each address
  * is bound once without it: a port already in use fails here, clearly.
  */
+/* Binds `a` once, without SO_REUSEPORT, and lets it go. */
+static int probe_addr(const cfg_addr *a, int type, const char *proto, char *err, size_t errlen)
+{
+	char name[CFG_ADDR_BUF];
+	struct sockaddr_storage ss;
+	socklen_t sl = netaddr_to_sockaddr(a, &ss);
+	int one = 1, fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (fd >= 0 && type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+		snprintf(err, errlen, "cannot listen on %s/%s: %s", cfg_addr_format(a, name), proto,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static int probe_free(const cfg *c, char *err, size_t errlen)
 {
-	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
-	char name[CFG_ADDR_BUF];
-	for (size_t i = 0; i < c->n_listen; i++) {
-		for (size_t t = 0; t < 2; t++) {
-			struct sockaddr_storage ss;
-			socklen_t sl = netaddr_to_sockaddr(&c->listen[i], &ss);
-			int one = 1, fd = socket(ss.ss_family, types[t] | SOCK_CLOEXEC, 0);
-			if (fd >= 0 && ss.ss_family == AF_INET6)
-				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-			if (fd >= 0 && types[t] == SOCK_STREAM)
-				setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-			if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sl) < 0) {
-				snprintf(err, errlen, "cannot listen on %s/%s: %s",
-					 cfg_addr_format(&c->listen[i], name),
-					 types[t] == SOCK_DGRAM ? "udp" : "tcp", strerror(errno));
-				if (fd >= 0)
-					close(fd);
-				return -1;
-			}
-			close(fd);
-		}
-	}
+	for (size_t i = 0; i < c->n_listen; i++)
+		if (probe_addr(&c->listen[i], SOCK_DGRAM, "udp", err, errlen) < 0 ||
+		    probe_addr(&c->listen[i], SOCK_STREAM, "tcp", err, errlen) < 0)
+			return -1;
+	for (size_t i = 0; i < c->tls.n_listen; i++)
+		if (probe_addr(&c->tls.listen[i], SOCK_STREAM, "tls", err, errlen) < 0)
+			return -1;
 	return 0;
 }
 
@@ -234,6 +243,8 @@ static void daemon_free(daemon_ctx *d)
 		worker_free(d->workers[i]);
 	free(d->workers);
 	free(d->upstreams);
+	updot_ctx_free(d->updot_ctx);
+	tls_ctx_free(d->tls_ctx);  /* after the workers: they hold references */
 	policy_free(d->pol);
 	cfg_free(d->cfg);
 	policy_free(d->old_pol);  /* stopped in the middle of a reload */
@@ -251,9 +262,10 @@ static void print_summary(const daemon_ctx *d)
 			dst[k] += src[k];
 	}
 	log_info("serve",
-		 "stopped: queries udp %llu tcp %llu, blocked %llu (cloaked %llu), audited %llu, "
-		 "forwarded %llu, servfail %llu, formerr %llu, upstream mismatches %llu",
+		 "stopped: queries udp %llu tcp %llu tls %llu, blocked %llu (cloaked %llu), "
+		 "audited %llu, forwarded %llu, servfail %llu, formerr %llu, upstream mismatches %llu",
 		 (unsigned long long)s.queries[TRANSPORT_UDP], (unsigned long long)s.queries[TRANSPORT_TCP],
+		 (unsigned long long)s.queries[TRANSPORT_TLS],
 		 (unsigned long long)s.blocked, (unsigned long long)s.cloaked,
 		 (unsigned long long)s.audited, (unsigned long long)s.forwarded,
 		 (unsigned long long)s.servfail, (unsigned long long)s.formerr,
@@ -298,8 +310,16 @@ static void log_start(const daemon_ctx *d)
 	char a[CFG_ADDR_BUF], t[CFG_TIME_BUF];
 	for (size_t i = 0; i < d->cfg->n_listen; i++)
 		log_info("serve", "listening on %s (udp, tcp)", cfg_addr_format(&d->cfg->listen[i], a));
-	for (size_t i = 0; i < d->n_upstreams; i++)
-		log_info("serve", "upstream %s", cfg_addr_format(&d->upstreams[i].addr, a));
+	for (size_t i = 0; i < d->cfg->tls.n_listen; i++)
+		log_info("serve", "listening on %s (tls)", cfg_addr_format(&d->cfg->tls.listen[i], a));
+	for (size_t i = 0; i < d->n_upstreams; i++) {
+		const upstream *u = &d->upstreams[i];
+		if (u->tls)
+			log_info("serve", "upstream tls://%s#%s%s", cfg_addr_format(&u->addr, a),
+				 u->tls_name, u->has_pin ? " (pinned)" : "");
+		else
+			log_info("serve", "upstream %s", cfg_addr_format(&u->addr, a));
+	}
 	log_info("serve", "policy: %zu vendors, %zu rules, %zu entries; %zu worker%s; clock %s%s",
 		 policy_vendor_count(d->pol), policy_rule_count(d->pol), policy_entry_count(d->pol),
 		 d->n_workers, d->n_workers == 1 ? "" : "s", cfg_time_format(daemon_now(d), t),
@@ -320,6 +340,7 @@ static int run(daemon_ctx *d, const serve_opts *o)
 
 	if (privs_check_root(d->cfg, o->allow_root, err, sizeof(err)) < 0 ||
 	    upstream_setup(d, "/etc/resolv.conf", err, sizeof(err)) < 0 ||
+	    tls_listen_setup(d, err, sizeof(err)) < 0 ||
 	    (reuseport && probe_free(d->cfg, err, sizeof(err)) < 0))
 		goto fail;
 	d->workers = calloc(n, sizeof(*d->workers));

@@ -9,6 +9,7 @@
 
 #include "resolver/log.h"
 #include "resolver/netaddr.h"
+#include "resolver/updot.h"
 
 /* Whether a is one of our own listen addresses (a wildcard listen address
  * covers every local address on that port). */
@@ -28,15 +29,22 @@ static bool is_self(const cfg *c, const cfg_addr *a)
 	return false;
 }
 
-static int add(daemon_ctx *d, const cfg_addr *a)
+static int add(daemon_ctx *d, const cfg_addr *a, const cfg_upstream *cu)
 {
 	upstream *u = realloc(d->upstreams, (d->n_upstreams + 1) * sizeof(*u));
 	if (!u)
 		return -1;
 	d->upstreams = u;
 	u = &d->upstreams[d->n_upstreams++];
+	memset(u, 0, sizeof(*u));
 	u->addr = *a;
 	u->salen = netaddr_to_sockaddr(a, &u->sa);
+	if (cu && cu->tls) {
+		u->tls = true;
+		snprintf(u->tls_name, sizeof(u->tls_name), "%s", cu->tls_name);
+		u->has_pin = cu->has_pin;
+		memcpy(u->pin, cu->pin, sizeof(u->pin));
+	}
 	return 0;
 }
 
@@ -60,7 +68,7 @@ static int from_resolv_conf(daemon_ctx *d, const char *path)
 			log_info("upstream", "%s: skipping nameserver %s: that is embargo itself", path, addr);
 			continue;
 		}
-		if (add(d, &a) < 0) {
+		if (add(d, &a, NULL) < 0) {
 			fclose(f);
 			return -1;
 		}
@@ -73,13 +81,12 @@ int upstream_setup(daemon_ctx *d, const char *resolv_conf, char *err, size_t err
 {
 	const cfg *c = d->cfg;
 	for (size_t i = 0; i < c->n_upstreams; i++) {
-		if (c->upstreams[i].tls) {
-			char name[CFG_ADDR_BUF];
-			snprintf(err, errlen, "upstream tls://%s: DNS-over-TLS upstreams are not supported yet",
-				 cfg_addr_format(&c->upstreams[i].addr, name));
+		/* the TLS context is made once, before privileges are dropped
+		 * (tls-ca may be readable by root only) */
+		if (c->upstreams[i].tls && !d->updot_ctx &&
+		    !(d->updot_ctx = updot_ctx_new(c->tls_ca, err, errlen)))
 			return -1;
-		}
-		if (add(d, &c->upstreams[i].addr) < 0)
+		if (add(d, &c->upstreams[i].addr, &c->upstreams[i]) < 0)
 			goto oom;
 	}
 	if (!c->n_upstreams && from_resolv_conf(d, resolv_conf) < 0)

@@ -1,5 +1,6 @@
 /*
- * watch.c: inotify on the folders of the config and policy files.
+ * watch.c: inotify on the folders of the config and policy files (and of
+ * the DoT listeners' certificate and key).
  */
 #include "resolver/watch.h"
 
@@ -108,6 +109,11 @@ void watch_reset(watch *wt)
 	add_path(wt, c->path, false);
 	for (size_t i = 0; i < c->n_policy_paths; i++)
 		add_path(wt, c->policy_paths[i], false);
+	/* the DoT listeners' certificate and key: a renewal is reloaded too */
+	if (c->tls.n_listen && c->tls.certificate && c->tls.key) {
+		add_path(wt, c->tls.certificate, false);
+		add_path(wt, c->tls.key, false);
+	}
 	/* a policy folder also gains and loses files: watch it for any *.yaml */
 	for (size_t i = 0; i < c->n_policy_paths; i++) {
 		const char *slash = strrchr(c->policy_paths[i], '/');

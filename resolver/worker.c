@@ -14,6 +14,7 @@
 #include "resolver/daemon.h"
 #include "resolver/fwd.h"
 #include "resolver/listen_tcp.h"
+#include "resolver/listen_tls.h"
 #include "resolver/listen_udp.h"
 #include "resolver/log.h"
 #include "resolver/obs.h"
@@ -159,6 +160,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	w->cfg = d->cfg;
 	w->pol = d->pol;
+	tls_worker_take_ctx(w);  /* a reloaded certificate, for new connections */
 	obs_worker_policy_changed(w->obs);  /* old rule pointers may be reused */
 	worker_policy_changed(w);
 	evtimer_del(w->policy_timer);
@@ -208,7 +210,9 @@ static void close_listeners(worker *w)
 		udp_listener_free(w->udp[i]);
 	for (size_t i = 0; i < w->n_tcp; i++)
 		tcp_server_free(w->tcp[i]);
-	w->n_udp = w->n_tcp = 0;
+	for (size_t i = 0; i < w->n_tls; i++)
+		tcp_server_free(w->tls[i]);
+	w->n_udp = w->n_tcp = w->n_tls = 0;
 }
 
 static void on_stop_timer(evutil_socket_t fd, short what, void *arg)
@@ -261,6 +265,16 @@ static int open_listeners(worker *w, bool reuseport, char *err, size_t errlen)
 			return -1;
 		w->tcp[w->n_tcp++] = t;
 	}
+	if (c->tls.n_listen && !(w->tls = calloc(c->tls.n_listen, sizeof(*w->tls)))) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < c->tls.n_listen; i++) {
+		tcp_server *t = tls_server_new(w, &c->tls.listen[i], reuseport, err, errlen);
+		if (!t)
+			return -1;
+		w->tls[w->n_tls++] = t;
+	}
 	return 0;
 }
 
@@ -310,7 +324,9 @@ void worker_free(worker *w)
 	close_listeners(w);
 	free(w->udp);
 	free(w->tcp);
+	free(w->tls);
 	tcp_close_all(w);
+	tls_ctx_free(w->tls_ctx);
 	fwd_free(w->fwd);
 	cache_free(w->cache);
 	obs_worker_free(w->obs);

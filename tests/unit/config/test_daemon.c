@@ -220,7 +220,8 @@ static void test_wrong_types(void **state)
 		"e.yaml:1:9: listen: expected a list, found \"127.0.0.1\"",
 		"e.yaml:2:8: cache: expected a mapping, found a list",
 		"e.yaml:3:10: timeout: expected a duration, found a list",
-		"e.yaml:5:5: upstreams: expected an address, found a mapping",
+		"e.yaml:5:6: unknown key \"addr\"",
+		"e.yaml:5:5: missing required key \"address\"",
 		"e.yaml:6:6: log: expected a mapping, found \"off\"",
 		"e.yaml:7:7: user: expected a string, found a mapping",
 		"e.yaml:8:3: keys must be plain strings",
@@ -317,6 +318,55 @@ static void test_upstreams(void **state)
 		"e.yaml:5:5: upstreams: unknown scheme in \"https://192.0.2.1\" (expected ADDR[:PORT] or tls://ADDR[:PORT]#NAME)",
 		"e.yaml:6:5: upstreams: bad TLS name \"bad..name\": empty label",
 		"e.yaml:7:5: upstreams: bad address \"tls://quad9:853#dns.quad9.net\": not an IP address (host names are not allowed)",
+		NULL);
+}
+
+/* The mapping form carries a pin (RFC 7858 section 4.2); the string form
+ * still works beside it. */
+static void test_upstream_pins(void **state)
+{
+	tctx *t = *state;
+	cfg *c = tdaemon(t, "p.yaml",
+			 "upstreams:\n"
+			 "  - {address: \"tls://192.0.2.53#dot.example\",\n"
+			 "     pin-sha256: \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}\n"
+			 "  - pin-sha256: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
+			 "    address: tls://[2001:db8::53]:8853#dot.example\n"
+			 "  - address: tls://192.0.2.54#other.example\n"
+			 "  - 192.0.2.1\n");
+	texpect(t, NULL);
+	assert_non_null(c);
+	assert_int_equal(c->n_upstreams, 4);
+	addr_is(&c->upstreams[0].addr, "192.0.2.53:853");
+	assert_true(c->upstreams[0].tls);
+	assert_string_equal(c->upstreams[0].tls_name, "dot.example");
+	assert_true(c->upstreams[0].has_pin);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(c->upstreams[0].pin[i], i);
+	addr_is(&c->upstreams[1].addr, "[2001:db8::53]:8853");
+	assert_true(c->upstreams[1].has_pin);
+	assert_int_equal(c->upstreams[1].pin[31], 31);
+	assert_true(c->upstreams[2].tls);
+	assert_false(c->upstreams[2].has_pin);
+	assert_false(c->upstreams[3].tls);
+	assert_false(c->upstreams[3].has_pin);
+	cfg_free(c);
+
+	assert_null(tdaemon(t, "e.yaml",
+			    "upstreams:\n"
+			    "  - {address: 192.0.2.1, pin-sha256: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}\n"
+			    "  - {address: tls://192.0.2.2#a.example, pin-sha256: AAEC}\n"
+			    "  - {address: tls://192.0.2.2#a.example, pin-sha256: \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH!8=\"}\n"
+			    "  - {pin-sha256: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}\n"
+			    "  - {address: tls://192.0.2.2, pin-sha256: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=}\n"
+			    "  - {address: tls://192.0.2.2#a.example, pin: x}\n"));
+	texpect(t,
+		"e.yaml:2:38: upstreams.pin-sha256: a pin is only for tls:// upstreams",
+		"e.yaml:3:54: upstreams.pin-sha256: bad pin-sha256 \"AAEC\": expected the base64 of 32 octets (44 characters)",
+		"e.yaml:4:54: upstreams.pin-sha256: bad pin-sha256 \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH!8=\": '!' is not base64",
+		"e.yaml:5:5: missing required key \"address\"",
+		"e.yaml:6:15: upstreams.address: \"tls://192.0.2.2\" needs #NAME, the name to check the server's certificate against",
+		"e.yaml:7:42: unknown key \"pin\"",
 		NULL);
 }
 
@@ -458,6 +508,7 @@ int main(void)
 		TEST(test_bad_values),
 		TEST(test_timeout_range),
 		TEST(test_upstreams),
+		TEST(test_upstream_pins),
 		TEST(test_cross_field),
 		TEST(test_policy_paths),
 		TEST(test_syntax_error),
