@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "resolver/cli.h"
+#include "resolver/listen_tls.h"
 
 static void check_usage(FILE *out)
 {
@@ -138,6 +139,18 @@ int cmd_check(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "embargo: %s: invalid\n", path);
 		return rc;
+	}
+	if (c->tls.n_listen) {
+		/* serve would refuse to start with a pair that does not load */
+		char err[512];
+		struct ssl_ctx_st *ctx = tls_ctx_new(c->tls.certificate, c->tls.key, err, sizeof(err));
+		if (!ctx) {
+			fprintf(stderr, "%s: tls: %s\nembargo: %s: invalid\n", path, err, path);
+			policy_free(p);
+			cfg_free(c);
+			return CLI_EXIT_INVALID;
+		}
+		tls_ctx_free(ctx);
 	}
 	printf("config: %s: valid\n", path);
 	print_listen(c);

@@ -88,3 +88,19 @@ def test_version_and_help(embargo):
     for cmd in (["--help"], ["check", "--help"], ["explain", "--help"], ["serve", "--help"]):
         r = embargo(*cmd)
         assert r.returncode == 0 and r.stdout.startswith("usage: embargo"), cmd
+
+
+def test_tls_certificate_is_checked(embargo, write, tmp_path):
+    import subprocess
+    cert, key = tmp_path / "dot.pem", tmp_path / "dot.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=dot.test", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    good = write("good.yaml", f'tls:\n  listen: ["127.0.0.1:8853"]\n  certificate: {cert}\n  key: {key}\n')
+    r = embargo("check", "-c", good)
+    assert r.returncode == 0, r.stderr
+    # a key that is not a key: serve would not start, so check says so
+    bad = write("bad.yaml", f'tls:\n  listen: ["127.0.0.1:8853"]\n  certificate: {cert}\n  key: {cert}\n')
+    r = embargo("check", "-c", bad)
+    assert r.returncode == 1
+    assert r.stderr.startswith(bad + ": tls: "), r.stderr
