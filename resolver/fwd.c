@@ -9,8 +9,9 @@
  * An attempt goes out on one of the worker's pooled upstream sockets
  * (upsock.c: connected, random source ports that rotate, RFC 5452) with a
  * fresh random ID; a reply with TC set is asked again over TCP of the same
- * upstream. To a tls:// upstream it goes on the worker's DoT connection
- * instead (updot.c), with the same timer and failover and no TC retry. A timeout, a socket error, a malformed reply, or a SERVFAIL
+ * upstream. To a tls:// upstream it goes on one of the worker's DoT connections
+ * instead (updot.c: a small pool of connections per upstream), with the same timer and
+ * failover and no TC retry. A timeout, a socket error, a malformed reply, or a SERVFAIL
  * / REFUSED / FORMERR / NOTIMP answer moves on to the next upstream. When all
  * are spent, the last of those answers is passed on, or else SERVFAIL with
  * EDE 22.

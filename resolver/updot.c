@@ -1,10 +1,12 @@
 /*
  * updot.c: persistent, pipelined DNS-over-TLS connections to the upstreams,
- * one per worker and tls:// upstream (see updot.h for the behaviour).
+ * a small pool per worker and tls:// upstream (see updot.h for the behaviour).
  *
  * A connection is IDLE (no socket), CONNECTING (TCP connect and TLS
- * handshake under way; queries queue in the output buffer), UP, or DOWN
- * (failed; no new connection before retry_ms). Callbacks are deferred
+ * handshake under way; queries queue in the output buffer), or UP. What
+ * failures teach is the upstream's (updot_up): the backoff (no new
+ * connection before retry_ms), the reason last logged, and the TLS session
+ * every connection of the pool offers. Callbacks are deferred
  * (BEV_OPT_DEFER_CALLBACKS) so that no owner is ever called back from inside
  * updot_send.
  */
@@ -30,23 +32,20 @@
 
 #include "resolver/log.h"
 
-typedef enum conn_state { C_IDLE = 0, C_CONNECTING, C_UP, C_DOWN } conn_state;
+typedef enum conn_state { C_IDLE = 0, C_CONNECTING, C_UP } conn_state;
+
+typedef struct updot_up updot_up;
 
 struct updot_conn {
-	updot_pool *p;
-	size_t up;
+	updot_up *u;
 	conn_state state;
 	struct bufferevent *bev;     /* CONNECTING, UP; owns ssl and the socket */
 	SSL *ssl;
-	SSL_SESSION *sess;           /* of the last good connection: resumption */
 	struct event *timer;         /* handshake deadline, or idle close */
-	uint64_t retry_ms;           /* DOWN: worker_mono_ms() of the next try */
 	uint64_t wait_ms;            /* since when we wait for the server to send
 					anything (a query went out after its last
 					message); 0: not waiting */
-	uint32_t backoff_ms;         /* the last backoff; 0 after a success */
 	bool answered;               /* this connection delivered an answer */
-	char why[200];               /* the failure last logged; "" when working */
 	unsigned n_pending;
 	struct {
 		void *owner;             /* NULL: free */
@@ -56,23 +55,37 @@ struct updot_conn {
 	} pending[UPDOT_PENDING];
 };
 
+/* One tls:// upstream of a worker: its connections, and what they share. */
+struct updot_up {
+	updot_pool *p;
+	size_t up;
+	bool on;                     /* a tls upstream (and a context): in use */
+	SSL_SESSION *sess;           /* the newest of any connection: resumption */
+	uint64_t retry_ms;           /* worker_mono_ms() before which no new
+					connection is opened (backoff) */
+	uint32_t backoff_ms;         /* the last backoff; 0 after a success */
+	char why[200];               /* the failure last logged; "" when working */
+	updot_conn conns[UPDOT_CONNS_MAX];
+};
+
 struct updot_pool {
 	worker *w;
 	updot_ops ops;
 	size_t n_up;
-	updot_conn *conns;           /* one per upstream; used for tls ones only */
+	updot_up *ups;               /* one per upstream; used for tls ones only */
 	uint8_t rbuf[WIRE_TCP_MAX];
 };
 
 /* A session to resume arrived (after the handshake in TLS 1.2, in a
- * NewSessionTicket after it in TLS 1.3): keep the newest. 1: we own it. */
+ * NewSessionTicket after it in TLS 1.3): the upstream keeps the newest, from
+ * whichever connection of its pool. 1: we own it. */
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
 	updot_conn *c = SSL_get_app_data(ssl);
 	if (!c || !SSL_SESSION_is_resumable(sess))
 		return 0;
-	SSL_SESSION_free(c->sess);
-	c->sess = sess;
+	SSL_SESSION_free(c->u->sess);
+	c->u->sess = sess;
 	return 1;
 }
 
@@ -89,7 +102,7 @@ SSL_CTX *updot_ctx_new(const char *ca_file, char *err, size_t errlen)
 	 * length-framed, so no truncation goes unnoticed, and servers close
 	 * idle connections that way (it would also spoil the session) */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	/* sessions are kept per connection (updot_conn.sess), not in the context */
+	/* sessions are kept per upstream (updot_up.sess), not in the context */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, on_new_session);
 	int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL)
@@ -113,7 +126,7 @@ void updot_ctx_free(SSL_CTX *ctx)
 
 static const upstream *conn_upstream(const updot_conn *c)
 {
-	return &c->p->w->d->upstreams[c->up];
+	return &c->u->p->w->d->upstreams[c->u->up];
 }
 
 static void arm(updot_conn *c, uint32_t ms)
@@ -122,10 +135,11 @@ static void arm(updot_conn *c, uint32_t ms)
 	evtimer_add(c->timer, &tv);
 }
 
-/* Frees the socket. c->sess (from on_new_session) stays for the next
- * connection: OpenSSL spoils the session of a connection freed without a
- * shutdown, so an established one is shut down first (a close_notify when
- * the socket still takes it; SIGPIPE is ignored by serve.c). */
+/* Frees the socket. The upstream's session (from on_new_session) stays for
+ * the next connections: OpenSSL spoils the session of a connection freed
+ * without a shutdown, so an established one is shut down first (a
+ * close_notify when the socket still takes it; SIGPIPE is ignored by
+ * serve.c). */
 static void conn_close(updot_conn *c)
 {
 	if (c->bev) {
@@ -143,35 +157,38 @@ static void conn_close(updot_conn *c)
 	evtimer_del(c->timer);
 }
 
-/* Every query on c is lost, and c goes DOWN (backoff) unless it had been
- * answering, then IDLE. Logs `why` unless it was the last reason logged. */
+/* Every query on c is lost and c is IDLE again; unless it had been
+ * answering, its upstream backs off (no new connection before retry_ms).
+ * Logs `why` unless it was the upstream's last reason logged. */
 static void conn_fail(updot_conn *c, const char *why)
 {
-	updot_pool *p = c->p;
-	const upstream *u = conn_upstream(c);
+	updot_up *u = c->u;
+	updot_pool *p = u->p;
+	const upstream *up = conn_upstream(c);
 	bool handshaken = c->state == C_UP;
 
-	if (strcmp(c->why, why)) {
+	if (strcmp(u->why, why)) {
 		char a[CFG_ADDR_BUF];
-		log_warn("upstream", "tls://%s#%s: %s", cfg_addr_format(&u->addr, a), u->tls_name, why);
-		snprintf(c->why, sizeof(c->why), "%s", why);
+		log_warn("upstream", "tls://%s#%s: %s", cfg_addr_format(&up->addr, a), up->tls_name, why);
+		snprintf(u->why, sizeof(u->why), "%s", why);
 	}
 	p->w->stats.upstream_errors++;
 	if (!handshaken) {
 		/* a failed handshake (or pin): never offer its session again */
-		SSL_SESSION_free(c->sess);
-		c->sess = NULL;
+		SSL_SESSION_free(u->sess);
+		u->sess = NULL;
 	}
 	conn_close(c);
+	c->state = C_IDLE;
 	if (c->answered) {
-		c->state = C_IDLE;
-		c->backoff_ms = 0;
-	} else {
-		c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : UPDOT_BACKOFF_MIN_MS;
-		if (c->backoff_ms > UPDOT_BACKOFF_MAX_MS)
-			c->backoff_ms = UPDOT_BACKOFF_MAX_MS;
-		c->retry_ms = worker_mono_ms() + c->backoff_ms;
-		c->state = C_DOWN;
+		u->backoff_ms = 0;
+	} else if (worker_mono_ms() >= u->retry_ms) {
+		/* connections of the pool failing together (a dead upstream)
+		 * count once: the backoff grows once per attempt after it */
+		u->backoff_ms = u->backoff_ms ? u->backoff_ms * 2 : UPDOT_BACKOFF_MIN_MS;
+		if (u->backoff_ms > UPDOT_BACKOFF_MAX_MS)
+			u->backoff_ms = UPDOT_BACKOFF_MAX_MS;
+		u->retry_ms = worker_mono_ms() + u->backoff_ms;
 	}
 	for (unsigned i = 0; i < UPDOT_PENDING && c->n_pending; i++) {
 		void *owner = c->pending[i].owner;
@@ -314,7 +331,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	updot_conn *c = arg;
-	updot_pool *p = c->p;
+	updot_pool *p = c->u->p;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	while (c->bev == bev) {
 		uint8_t hdr[2];
@@ -342,8 +359,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 			continue;
 		}
 		c->answered = true;
-		c->backoff_ms = 0;
-		c->why[0] = 0;
+		c->u->backoff_ms = 0;
+		c->u->why[0] = 0;
 		p->ops.reply(owner, p->rbuf, len);
 	}
 	if (c->bev == bev) {
@@ -377,7 +394,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 static int conn_open(updot_conn *c)
 {
-	worker *w = c->p->w;
+	worker *w = c->u->p->w;
 	const upstream *u = conn_upstream(c);
 	c->answered = false;
 	SSL *ssl = SSL_new(w->d->updot_ctx);
@@ -389,8 +406,8 @@ static int conn_open(updot_conn *c)
 		return -1;
 	}
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (c->sess)
-		SSL_set_session(ssl, c->sess);
+	if (c->u->sess)
+		SSL_set_session(ssl, c->u->sess);  /* shared: each takes a reference */
 	SSL_set_app_data(ssl, c);
 	struct bufferevent *bev = bufferevent_openssl_socket_new(
 		w->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
@@ -421,26 +438,62 @@ static int write_frame(updot_conn *c, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
+/* The least loaded connection of u that is UP or CONNECTING and has room
+ * (an UP one on a tie, then the first: spare ones go idle); NULL if none. */
+static updot_conn *conn_pick(updot_up *u)
+{
+	updot_conn *best = NULL;
+	for (unsigned i = 0; i < UPDOT_CONNS_MAX; i++) {
+		updot_conn *c = &u->conns[i];
+		if (c->state == C_IDLE || c->n_pending >= UPDOT_PENDING)
+			continue;
+		if (!best || c->n_pending < best->n_pending ||
+		    (c->n_pending == best->n_pending && c->state == C_UP && best->state != C_UP))
+			best = c;
+	}
+	return best;
+}
+
+/* Opens one more connection of u, when the pool may grow: fewer than
+ * UPDOT_CONNS_MAX are open, none is still in its handshake (one at a time:
+ * a dead upstream sees one attempt, not a burst), and u is not backing off.
+ * NULL otherwise, or when it cannot be opened (then u backs off). */
+static updot_conn *conn_add(updot_up *u)
+{
+	updot_conn *idle = NULL;
+	if (worker_mono_ms() < u->retry_ms)
+		return NULL;
+	for (unsigned i = 0; i < UPDOT_CONNS_MAX; i++) {
+		if (u->conns[i].state == C_CONNECTING)
+			return NULL;
+		if (u->conns[i].state == C_IDLE && !idle)
+			idle = &u->conns[i];
+	}
+	if (!idle || conn_open(idle) == 0)
+		return idle;
+	char why[160];
+	snprintf(why, sizeof(why), "cannot open a connection: %s", strerror(errno));
+	conn_fail(idle, why);  /* IDLE: no query on it to fail, only the backoff */
+	return NULL;
+}
+
 int updot_send(updot_pool *p, size_t up, uint8_t *pkt, size_t len, void *owner,
 	       updot_handle *h, uint16_t *id)
 {
-	updot_conn *c = &p->conns[up];
 	h->c = NULL;
-	if (!c->timer || len > WIRE_TCP_MAX)
+	if (up >= p->n_up || !p->ups[up].on || len > WIRE_TCP_MAX)
 		return -1;
-	if (c->state == C_DOWN) {
-		if (worker_mono_ms() < c->retry_ms)
-			return -1;  /* backing off: fail over at once */
-		c->state = C_IDLE;
+	updot_up *u = &p->ups[up];
+	/* the least loaded one, unless all are busy and the pool can grow */
+	updot_conn *c = conn_pick(u);
+	if (!c || c->n_pending >= UPDOT_BUSY) {
+		updot_conn *n = conn_add(u);
+		if (n)
+			c = n;
 	}
-	if (c->n_pending >= UPDOT_PENDING)
-		return -1;
-	if (c->state == C_IDLE && conn_open(c) < 0) {
-		char why[160];
-		snprintf(why, sizeof(why), "cannot open a connection: %s", strerror(errno));
-		conn_fail(c, why);  /* IDLE: no query on it to fail, only the backoff */
-		return -1;
-	}
+	if (!c)
+		return -1;  /* backing off, every connection full, or out of memory:
+			       fail over at once */
 	unsigned slot = 0;
 	while (c->pending[slot].owner)
 		slot++;
@@ -493,20 +546,25 @@ updot_pool *updot_pool_new(worker *w, const updot_ops *ops)
 	p->w = w;
 	p->ops = *ops;
 	p->n_up = w->d->n_upstreams;
-	p->conns = calloc(n, sizeof(*p->conns));
-	if (!p->conns) {
+	p->ups = calloc(n, sizeof(*p->ups));
+	if (!p->ups) {
 		free(p);
 		return NULL;
 	}
 	for (size_t i = 0; i < p->n_up; i++) {
-		updot_conn *c = &p->conns[i];
-		c->p = p;
-		c->up = i;
+		updot_up *u = &p->ups[i];
+		u->p = p;
+		u->up = i;
 		if (!w->d->upstreams[i].tls || !w->d->updot_ctx)
-			continue;  /* no timer: updot_send refuses it */
-		if (!(c->timer = evtimer_new(w->base, on_timer, c))) {
-			updot_pool_free(p);
-			return NULL;
+			continue;  /* not on: updot_send refuses it */
+		u->on = true;
+		for (unsigned k = 0; k < UPDOT_CONNS_MAX; k++) {
+			updot_conn *c = &u->conns[k];
+			c->u = u;
+			if (!(c->timer = evtimer_new(w->base, on_timer, c))) {
+				updot_pool_free(p);
+				return NULL;
+			}
 		}
 	}
 	return p;
@@ -517,15 +575,18 @@ void updot_pool_free(updot_pool *p)
 	if (!p)
 		return;
 	for (size_t i = 0; i < p->n_up; i++) {
-		updot_conn *c = &p->conns[i];
-		if (c->bev) {
-			SSL_set_app_data(c->ssl, NULL);
-			bufferevent_free(c->bev);
+		updot_up *u = &p->ups[i];
+		for (unsigned k = 0; k < UPDOT_CONNS_MAX; k++) {
+			updot_conn *c = &u->conns[k];
+			if (c->bev) {
+				SSL_set_app_data(c->ssl, NULL);
+				bufferevent_free(c->bev);
+			}
+			if (c->timer)
+				event_free(c->timer);
 		}
-		if (c->timer)
-			event_free(c->timer);
-		SSL_SESSION_free(c->sess);
+		SSL_SESSION_free(u->sess);
 	}
-	free(p->conns);
+	free(p->ups);
 	free(p);
 }

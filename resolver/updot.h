@@ -1,13 +1,16 @@
 /*
  * updot.h: DNS over TLS to the upstreams (RFC 7858, RFC 8310 strict profile).
  *
- * Per worker and per tls:// upstream, one persistent TLS connection
- * (libevent's bufferevent_openssl over a TCP socket), opened on the first
- * query. Queries are pipelined on it with the 2-octet length of RFC 1035
- * 4.2.2, each with a random ID not in flight on that connection, and answers
- * are taken in any order (RFC 7766 6.2.1.1). Queries written while the
- * connection is still being set up wait in its output buffer (at most
- * UPDOT_PENDING per connection).
+ * Per worker and per tls:// upstream, a small pool of persistent TLS
+ * connections (libevent's bufferevent_openssl over a TCP socket): one, opened
+ * on the first query, and more when busy. A query goes on the least loaded
+ * connection that is up or connecting; another one is opened (up to
+ * UPDOT_CONNS_MAX, one handshake at a time) only when every open one has at
+ * least UPDOT_BUSY queries in flight. Queries are pipelined with the 2-octet
+ * length of RFC 1035 4.2.2, each with a random ID not in flight on its
+ * connection, and answers are taken in any order (RFC 7766 6.2.1.1). Queries
+ * written while a connection is still being set up wait in its output buffer
+ * (at most UPDOT_PENDING per connection).
  *
  * Strict profile: the chain is verified against the system CA store or
  * `tls-ca`, the name after '#' is checked (SSL_set1_host) and sent as SNI,
@@ -16,11 +19,15 @@
  * reason changes or the upstream works again), never a downgrade.
  *
  * Lifetime of a connection: a failure fails every query on it (their owners
- * move on to the next upstream) and new queries fail at once until a backoff
- * (UPDOT_BACKOFF_MIN_MS doubling up to UPDOT_BACKOFF_MAX_MS) has passed; it
- * is closed after UPDOT_IDLE_MS without queries, or as failed after
- * UPDOT_STALL_MS of silence with queries on it, and the TLS session of the
- * last connection is offered again on the next one (resumption).
+ * move on to the next upstream), and unless it had been answering, its
+ * upstream backs off: no new connection to it (and when none is left open,
+ * new queries fail at once) until UPDOT_BACKOFF_MIN_MS, doubling up to
+ * UPDOT_BACKOFF_MAX_MS, has passed. The backoff is the upstream's, not the
+ * connection's: connections failing together count once. A connection is
+ * closed after UPDOT_IDLE_MS without queries (the spare ones of a pool too),
+ * or as failed after UPDOT_STALL_MS of silence with queries on it. The
+ * newest TLS session of any connection of the pool is offered by the next
+ * ones (resumption).
  *
  * The interface is upsock.h's: send with a handle, release the handle, and
  * two callbacks, so fwd.c treats both transports alike.
@@ -33,6 +40,8 @@
 
 #include "resolver/daemon.h"
 
+#define UPDOT_CONNS_MAX 4             /* connections per upstream and worker */
+#define UPDOT_BUSY 32                 /* in flight on each before another opens */
 #define UPDOT_PENDING 128             /* queries in flight (or queued) per connection */
 #define UPDOT_IDLE_MS 30000           /* closed after this long without queries */
 #define UPDOT_HANDSHAKE_MS 5000       /* TCP connect and TLS handshake together */
@@ -74,8 +83,8 @@ void updot_pool_free(updot_pool *p);
 /*
  * Queues pkt (len octets) to upstream `up` (a tls one) with a fresh random
  * ID, written into pkt[0..1] and returned in *id. 0 with *h set, or -1 (the
- * upstream is backing off after a failure, the connection is full, or out
- * of memory) with *h cleared. pkt stays the owner's and must not change
+ * upstream is backing off after a failure with no connection open, every
+ * connection is full, or out of memory) with *h cleared. pkt stays the owner's and must not change
  * until the handle is released: when the server closes a connection that
  * was answering, the queries on it are sent again on a new one (once).
  */

@@ -5,11 +5,13 @@ The module makes its own CAs and server certificates with the `openssl` CLI
 under faketime in 2020; unknown CA: signed by a second CA) and starts one
 Debian unbound per certificate as a DoT server on 127.0.0.1, forwarding to
 the session's nsd. It checks that answers come over DoT on one pipelined
-connection, and that every certificate failure (and a wrong pin) is an
-upstream failure: SERVFAIL with EDE 22 and a log line naming the reason when
-alone, failover to the next upstream otherwise. Never a downgrade.
+connection (a small pool of them only when busy), and that every certificate
+failure (and a wrong pin) is an upstream failure: SERVFAIL with EDE 22 and a
+log line naming the reason when alone, failover to the next upstream
+otherwise. Never a downgrade.
 """
 
+import asyncio
 import base64
 import concurrent.futures
 import hashlib
@@ -221,6 +223,77 @@ class PyDot:
                 pass
 
 
+class SlowDot:
+    """A DoT server that answers every query (NXDOMAIN, made up) `delay`
+    seconds after it arrived, many at once per connection (asyncio, one
+    thread), and counts the connections it accepted and the most queries
+    it had waiting at once on any one of them, and which resumed a session."""
+
+    def __init__(self, pki, delay=0.2):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(pki / "good.pem", pki / "good.key")
+        self.delay = delay
+        self.port = free_port()
+        self.conns = 0
+        self.resumed = []  # per connection, in order
+        self.answered = 0
+        self.most_waiting = 0
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+        threading.Thread(target=self._run, args=(started,), daemon=True).start()
+        if not started.wait(READY_TIMEOUT):
+            raise RuntimeError("SlowDot did not start")
+
+    def _run(self, started):
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", self.port, ssl=self.ctx))
+        started.set()
+        self.loop.run_forever()
+
+    async def _serve(self, reader, writer):
+        self.conns += 1
+        self.resumed.append(writer.get_extra_info("ssl_object").session_reused)
+        waiting = 0
+
+        async def answer(m):
+            nonlocal waiting
+            await asyncio.sleep(self.delay)
+            r = dns.message.make_response(dns.message.from_wire(m))
+            r.set_rcode(dns.rcode.NXDOMAIN)
+            w = r.to_wire()
+            writer.write(struct.pack("!H", len(w)) + w)
+            waiting -= 1
+            self.answered += 1
+
+        tasks = set()
+        try:
+            while True:
+                (n,) = struct.unpack("!H", await reader.readexactly(2))
+                m = await reader.readexactly(n)
+                waiting += 1
+                self.most_waiting = max(self.most_waiting, waiting)
+                t = asyncio.ensure_future(answer(m))
+                tasks.add(t)
+                t.add_done_callback(tasks.discard)
+        except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
+            pass
+        if tasks:
+            await asyncio.wait(tasks)
+        writer.close()
+
+    def close(self):
+        """Stops listening, drops every connection, and ends the loop."""
+        async def stop():
+            self.server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.loop.stop()
+        asyncio.run_coroutine_threadsafe(stop(), self.loop)
+
+
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     d = tmp_path_factory.mktemp("pki")
@@ -306,6 +379,7 @@ def test_pipelined_on_one_connection(embargo_factory, unbounds, pki):
     for n, r in zip(names, rs):
         assert r.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN), f"{n}: {r}"
     assert addresses(rs[0]) == ["192.0.2.1"]
+    # twenty in flight at most, fewer than UPDOT_BUSY (32): the pool never grows
     conns = dot_connections(u.port)
     assert len(conns) == 1, f"expected one DoT connection, found {conns}"
 
@@ -491,3 +565,74 @@ def test_silent_connection_is_replaced(embargo_factory, pki, nsd):
         assert len(srv.resumed) == 2, srv.resumed
     finally:
         srv.close()
+
+
+def test_pool_grows_when_busy(embargo_factory, pki):
+    """Twenty queries at once (fewer than UPDOT_BUSY in flight) share one
+    connection; a hundred at once to a server that answers after 200 ms
+    spread over a few connections (more than one, at most UPDOT_CONNS_MAX = 4
+    with one worker) that resume the first one's TLS session, and every one
+    is answered."""
+    srv = SlowDot(pki, delay=0.2)
+    try:
+        e = embargo_factory(upstreams=[f"tls://127.0.0.1:{srv.port}#dot.test"], at=AFTER,
+                            timeout="3s", extra_config=ca_config(pki) + "workers: 1\n")
+
+        def ask(names):
+            with concurrent.futures.ThreadPoolExecutor(len(names)) as pool:
+                return list(pool.map(lambda n: e.udp(query(n, "A"), timeout=6), names))
+
+        rs = ask([f"low{i}.e2e.test." for i in range(20)])
+        assert all(r.rcode() == dns.rcode.NXDOMAIN for r in rs), f"{rs}\n{e.diagnostics()}"
+        assert srv.conns == 1, f"low load: expected one connection, got {srv.conns}"
+
+        t0 = time.monotonic()
+        rs = ask([f"busy{i}.e2e.test." for i in range(100)])
+        took = time.monotonic() - t0
+        bad = [r for r in rs if r.rcode() != dns.rcode.NXDOMAIN]
+        assert not bad, f"{len(bad)} not answered: {bad[:3]}\n{e.diagnostics()}"
+        assert 1 < srv.conns <= 4, f"busy: expected 2 to 4 connections, got {srv.conns}"
+        assert srv.answered == 120, srv.answered
+        # the pool shares the first connection's session
+        assert srv.resumed == [False] + [True] * (srv.conns - 1), srv.resumed
+        assert srv.most_waiting <= 128, srv.most_waiting  # UPDOT_PENDING
+        assert took < 2.5, f"a hundred queries took {took:.2f} s"
+        assert "warning" not in stderr_of(e), stderr_of(e)
+    finally:
+        srv.close()
+
+
+def test_dead_upstream_not_hammered_by_pool(embargo_factory, pki):
+    """A server that accepts TCP and closes at once (every handshake fails):
+    fifty queries at once fail over (SERVFAIL) after a handful of attempts,
+    not one per connection of the pool or per query, since the backoff is
+    the upstream's and only one handshake runs at a time."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(64)
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                c, _ = ls.accept()
+            except OSError:
+                return
+            accepted.append(time.monotonic())
+            c.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        port = ls.getsockname()[1]
+        e = embargo_factory(upstreams=[f"tls://127.0.0.1:{port}#dot.test"], at=AFTER,
+                            extra_config=ca_config(pki) + "workers: 1\n")
+        with concurrent.futures.ThreadPoolExecutor(50) as pool:
+            rs = list(pool.map(lambda i: e.udp(query(f"d{i}.e2e.test.", "A"), timeout=5),
+                               range(50)))
+        for r in rs:
+            assert_servfail_ede22(r, "closing server")
+        # 100 ms, 200 ms, 400 ms ... between attempts: a few at most
+        assert 1 <= len(accepted) <= 4, f"{len(accepted)} connection attempts"
+        wait_log(e, r"dot\.test: connection (failed|closed)")
+    finally:
+        ls.close()
