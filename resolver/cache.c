@@ -296,8 +296,8 @@ static uint32_t lifetime(const cache *c, const wire_reply *r, const cache_scan *
 	return ttl < c->o.max_ttl ? ttl : c->o.max_ttl;
 }
 
-void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
-		  const wire_reply *r, uint64_t now_ms)
+static void insert(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
+		   const wire_reply *r, uint64_t now_ms, uint8_t extra_flags)
 {
 	if (c == NULL || c->buckets == NULL)
 		return;
@@ -370,7 +370,7 @@ void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t le
 	e->rcode = r->rcode;
 	e->qname_len = k.name_len;
 	e->n_chain = (uint8_t)r->n_chain;
-	e->flags = k.bits;
+	e->flags = (uint8_t)(k.bits | extra_flags);
 
 	uint32_t slot;
 	cache_entry **old = cache_lookup(c, &k);
@@ -391,4 +391,16 @@ void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t le
 	c->st.bytes += cache_entry_size(e);
 	c->st.inserts++;
 	c->st.uncacheable--;
+}
+
+void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
+		  const wire_reply *r, uint64_t now_ms)
+{
+	insert(c, q, reply, len, r, now_ms, 0);
+}
+
+void cache_insert_plain(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
+			const wire_reply *r, uint64_t now_ms)
+{
+	insert(c, q, reply, len, r, now_ms, r && r->n_chain == 0 ? CE_PLAIN : 0);
 }

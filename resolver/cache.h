@@ -74,6 +74,7 @@ typedef struct cache_hit {
 	bool stale;              /* from an expired entry, every TTL 30: add EDE 3 */
 	bool prefetch;           /* hit in the last tenth of the entry's lifetime, and
 				    the first such hit: refresh it upstream now */
+	bool plain;              /* stored by cache_insert_plain (and no chain) */
 	uint16_t rcode;          /* of the cached reply (12 bits) */
 	uint32_t ttl_left;       /* seconds until expiry (0 when stale) */
 	/*
@@ -106,6 +107,16 @@ void cache_free(cache *c);
  */
 void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
 		  const wire_reply *r, uint64_t now_ms);
+
+/*
+ * As cache_insert, but marks the entry plain when the reply has no CNAME/
+ * DNAME chain: the caller vouches that the policy passes q's name for every
+ * client (no audit, no block, no group) until the next cache_flush, which
+ * the daemon calls at every policy change. A hit on a plain entry may then
+ * skip the policy walk (cache_hit.plain): the one hot path that needs it.
+ */
+void cache_insert_plain(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
+			const wire_reply *r, uint64_t now_ms);
 
 /*
  * Answers q from the cache into out[0..cap): the stored reply with q's ID

@@ -167,6 +167,7 @@ static size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out
 	hit->rcode = e->rcode;
 	hit->n_chain = e->n_chain;
 	hit->chain = e->n_chain ? cache_entry_reply(e) + e->len : NULL;
+	hit->plain = (e->flags & CE_PLAIN) != 0;
 	return n;
 miss:
 	hit->opt_rdlen_at = 0;

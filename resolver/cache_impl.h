@@ -16,6 +16,7 @@ enum {
 	CE_KEY = CE_DO | CE_CD,
 	CE_REF = 0x04,       /* hit since the clock hand last passed */
 	CE_PREFETCH = 0x08,  /* a refresh was asked for */
+	CE_PLAIN = 0x10,     /* the policy passes it for every client (cache_insert_plain) */
 };
 
 typedef struct cache_entry {

@@ -152,6 +152,10 @@ struct worker {
 	struct obs_worker *obs;        /* owned: counters, exposure (obs.c) */
 
 	struct event *policy_timer;    /* fires at the next effective/until instant */
+	/* The policy time span [plain_from, plain_until) in which no decision
+	 * changes and the cache holds nothing from outside it: plain cache
+	 * entries (cache_insert_plain) may be served without the policy walk. */
+	int64_t plain_from, plain_until;
 	struct event *stop_ev;         /* activated from the main thread */
 	struct event *stop_timer;
 	bool stopping;

@@ -190,14 +190,30 @@ static void req_free(fwd_req *r)
 	f->n_reqs--;
 }
 
+/* Whether the policy passes q's name for every client now and until the
+ * worker's next policy change: then its cached answer may skip the walk. */
+static bool passes_for_all(worker *w, const wire_query *q)
+{
+	int64_t now = worker_now(w);
+	if (w->cfg->n_groups || now < w->plain_from || now >= w->plain_until)
+		return false;
+	policy_match m;
+	policy_decide(w->pol, q->qname, q->qtype, NULL, now, &m);
+	return m.verdict == POLICY_PASS;
+}
+
 /* Answers every waiter with `reply` (or SERVFAIL when NULL) and ends r. */
 static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_reply *rep)
 {
 	fwd *f = r->f;
 	worker *w = f->w;
 	req_unlink(r);  /* nobody new may join while we answer */
-	if (reply && r->q.rd)
-		cache_insert(w->cache, &r->q, reply, len, rep, worker_ms(w));
+	if (reply && r->q.rd) {
+		if (passes_for_all(w, &r->q))
+			cache_insert_plain(w->cache, &r->q, reply, len, rep, worker_ms(w));
+		else
+			cache_insert(w->cache, &r->q, reply, len, rep, worker_ms(w));
+	}
 	int up = reply ? (int)(reply == r->fallback ? r->fallback_up : r->up) : -1;
 	for (fwd_waiter *wt = r->waiters; wt; wt = wt->next) {
 		if (reply)

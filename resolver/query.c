@@ -119,12 +119,18 @@ static bool cache_chain_blocked(worker *w, const client *c, const wire_query *q,
 	return false;
 }
 
-/* Answers from the cache; true when it did (or the chain was blocked). */
-static bool answer_from_cache(worker *w, const client *c, const wire_query *q,
-			      const query_meta *meta)
+/* Looks q up in the cache; the answer, if any, is left in w->out. */
+static size_t cache_lookup(worker *w, const client *c, const wire_query *q, cache_hit *hit)
 {
-	cache_hit hit;
-	size_t n = cache_answer(w->cache, q, worker_ms(w), w->out, client_answer_cap(c, q), &hit);
+	return cache_answer(w->cache, q, worker_ms(w), w->out, client_answer_cap(c, q), hit);
+}
+
+/* Sends the answer cache_lookup left in w->out (n octets, 0 on a miss);
+ * true when it did (or the chain was blocked). */
+static bool answer_from_cache(worker *w, const client *c, const wire_query *q,
+			      const query_meta *meta, size_t n, const cache_hit *hitp)
+{
+	cache_hit hit = *hitp;
 	if (!n) {
 		w->stats.cache_misses++;
 		return false;
@@ -210,8 +216,25 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		return;
 	}
 
+	/* Without groups, a name the policy passes now passes for everyone
+	 * until the next policy change, and its cached answer was stored plain
+	 * (cache_insert_plain): a hit on it needs no policy walk. Anything else
+	 * found falls through and is decided as usual. */
+	int64_t now = worker_now(w);
+	cache_hit hit;
+	size_t n = 0;
+	bool looked = false;
+	if (!w->cfg->n_groups && now >= w->plain_from && now < w->plain_until) {
+		looked = true;
+		n = cache_lookup(w, c, &q, &hit);
+		if (n && hit.plain) {
+			answer_from_cache(w, c, &q, &no_rule, n, &hit);
+			return;
+		}
+	}
+
 	policy_match m;
-	policy_decide(w->pol, q.qname, q.qtype, &c->ip, worker_now(w), &m);
+	policy_decide(w->pol, q.qname, q.qtype, &c->ip, now, &m);
 	switch (m.verdict) {
 	case POLICY_BLOCK:
 		send_block(w, c, &q, &m, false, -1);
@@ -226,7 +249,9 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		break;
 	}
 	query_meta meta = { .verdict = m.verdict, .rule_ref = obs_rule_ref(w, m.rule) };
-	if (answer_from_cache(w, c, &q, &meta))
+	if (!looked)
+		n = cache_lookup(w, c, &q, &hit);
+	if (answer_from_cache(w, c, &q, &meta, n, &hit))
 		return;
 	w->stats.forwarded++;
 	fwd_submit(w->fwd, c, &q, &meta);

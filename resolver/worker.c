@@ -58,6 +58,8 @@ static void arm_policy_timer(worker *w)
 {
 	int64_t now_ms = daemon_now_ms(w->d);
 	int64_t next = policy_next_change(w->pol, now_ms / 1000);
+	w->plain_from = now_ms / 1000;
+	w->plain_until = next;
 	if (next == CFG_TIME_NEVER)
 		return;
 	int64_t delay = next * 1000 - now_ms;
@@ -146,7 +148,7 @@ uint64_t worker_us(worker *w)
 void worker_policy_changed(worker *w)
 {
 	/* A cached answer may hold a CNAME chain into a name that is now
-	 * blocked (the query name itself is always checked first). */
+	 * blocked, or be a plain entry whose hits skip the policy walk. */
 	cache_flush(w->cache);
 }
 
@@ -176,6 +178,7 @@ static void on_rearm(evutil_socket_t fd, short what, void *arg)
 	worker *w = arg;
 	(void)fd;
 	(void)what;
+	worker_policy_changed(w);  /* plain entries were vouched for another time */
 	evtimer_del(w->policy_timer);
 	arm_policy_timer(w);
 }

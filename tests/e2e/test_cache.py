@@ -4,6 +4,7 @@ a cutoff beats a cached CNAME chain, serve-stale, prefetch, and entries: 0."""
 import time
 
 import dns.rcode
+import pytest
 import dns.rdatatype
 
 from fakeupstream import FakeUpstream
@@ -131,3 +132,44 @@ def test_cache_off(embargo_factory):
         for _ in range(3):
             e.udp(query("off.e2e.test.", "A"))
         assert count(fake, "off.e2e.test.") == 3
+
+
+PLAIN_POLICY = """\
+vendor: plainvendor
+name: Plain Vendor
+basis: e2e plain-cache basis
+rules:
+  - id: later
+    effective: 2024-09-29T04:00:00Z
+    before: allow
+    action: nxdomain
+    domains: [www.e2e.test]
+  - id: ready
+    effective: 2020-01-01T00:00:00Z
+    action: refuse
+    hosts: [ready.nodata.testvendor.example]
+"""
+
+
+def test_plain_cached_answer_does_not_outlive_cutoff(embargo_factory, tmp_path):
+    """A name no rule touches before its cutoff (before: allow) is cached as
+    plain, and its hits skip the policy walk; from the cutoff instant on the
+    same process answers NXDOMAIN, not the cached address."""
+    pol = tmp_path / "plain.yaml"
+    pol.write_text(PLAIN_POLICY)
+    lead = 4.0
+    e = embargo_factory(at="2024-09-29T03:59:56Z", policies=[str(pol)])
+    r1 = e.udp(query("www.e2e.test.", "A"))
+    r2 = e.udp(query("www.e2e.test.", "A"))
+    if time.monotonic() - e.started_at > lead - 0.5:
+        pytest.skip("startup too slow to query before the pinned cutoff")
+    assert addresses(r1) == ["192.0.2.1"] and addresses(r2) == ["192.0.2.1"], f"{r1}\n{r2}"
+    deadline = e.started_at + lead + 3.0
+    while time.monotonic() < deadline:
+        r = e.udp(query("www.e2e.test.", "A"))
+        if r.rcode() == dns.rcode.NXDOMAIN:
+            break
+        assert addresses(r) == ["192.0.2.1"], f"\n{r}"
+        time.sleep(0.1)
+    assert r.rcode() == dns.rcode.NXDOMAIN, f"the plain cached answer outlived the cutoff:\n{r}"
+    assert time.monotonic() - e.started_at >= lead - 0.3

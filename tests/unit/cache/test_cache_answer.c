@@ -384,6 +384,52 @@ static void test_chain(void **state)
 	cache_free(c);
 }
 
+/* cache_insert_plain marks an entry plain unless it has a chain; a
+ * replacement by cache_insert drops the mark; a flush drops the entry. */
+static void test_plain(void **state)
+{
+	(void)state;
+	cache *c = ct_cache(16, NULL);
+	wire_query q;
+	wire_reply r;
+	cache_hit hit;
+	uint8_t *w = NULL, out[1232];
+	size_t n = 0;
+
+	ct_upstream_q(&q, "plain.example.com", LDNS_RR_TYPE_A, false, false);
+	ldns_pkt *p = ct_a_reply("plain.example.com", 300);
+	assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	assert_int_equal(wire_check_reply(w, n, 0x1234, q.qname, q.qtype, q.qclass, &r), WIRE_OK);
+	cache_insert_plain(c, &q, w, n, &r, T0);
+	assert_true(ct_answer_raw(c, &q, T0, out, sizeof(out), &hit, false) > 0);
+	assert_true(hit.plain);
+	cache_insert(c, &q, w, n, &r, T0);
+	assert_true(ct_answer_raw(c, &q, T0, out, sizeof(out), &hit, false) > 0);
+	assert_false(hit.plain);
+	cache_insert_plain(c, &q, w, n, &r, T0);
+	cache_flush(c);
+	assert_int_equal(ct_answer_raw(c, &q, T0, out, sizeof(out), &hit, false), 0);
+	assert_false(hit.plain);
+	free(w);
+
+	/* With a CNAME chain the policy must see the targets: never plain. */
+	ct_upstream_q(&q, "www.example.com", LDNS_RR_TYPE_A, false, false);
+	p = ct_reply("www.example.com", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	ct_push(p, LDNS_SECTION_ANSWER, "www.example.com. 600 IN CNAME cdn.tracker.net.");
+	ct_push(p, LDNS_SECTION_ANSWER, "cdn.tracker.net. 300 IN A 192.0.2.7");
+	w = NULL;
+	assert_int_equal(ldns_pkt2wire(&w, p, &n), LDNS_STATUS_OK);
+	ldns_pkt_free(p);
+	assert_int_equal(wire_check_reply(w, n, 0x1234, q.qname, q.qtype, q.qclass, &r), WIRE_OK);
+	cache_insert_plain(c, &q, w, n, &r, T0);
+	assert_true(ct_answer_raw(c, &q, T0, out, sizeof(out), &hit, false) > 0);
+	assert_int_equal(hit.n_chain, 1);
+	assert_false(hit.plain);
+	free(w);
+	cache_free(c);
+}
+
 static void test_serve_stale(void **state)
 {
 	(void)state;
@@ -468,6 +514,7 @@ int main(void)
 		cmocka_unit_test(test_records_after_opt),
 		cmocka_unit_test(test_too_big),
 		cmocka_unit_test(test_chain),
+		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_serve_stale),
 		cmocka_unit_test(test_stale_disabled),
 	};
