@@ -208,6 +208,24 @@ static void metrics_upstreams(struct evbuffer *b, const daemon_ctx *d)
 			evbuffer_add_printf(b, ",result=\"%s\"} %llu\n", results[k], (unsigned long long)v[k]);
 		}
 	}
+	family(b, "embargo_upstream_tls_handshakes_total", "counter",
+	       "Completed TLS handshakes with DoT upstreams; resumed=\"yes\": a session was "
+	       "resumed (no full handshake).");
+	for (size_t u = 0; u < d->n_upstreams; u++) {
+		if (!d->upstreams[u].tls)
+			continue;
+		uint64_t all = 0, resumed = 0;
+		for (size_t i = 0; i < d->n_workers; i++) {
+			all += rd(&d->workers[i]->obs->up[u].tls_handshakes);
+			resumed += rd(&d->workers[i]->obs->up[u].tls_resumed);
+		}
+		evbuffer_add_printf(b, "embargo_upstream_tls_handshakes_total{");
+		upstream_label(b, d, u);
+		evbuffer_add_printf(b, ",resumed=\"yes\"} %llu\n", (unsigned long long)resumed);
+		evbuffer_add_printf(b, "embargo_upstream_tls_handshakes_total{");
+		upstream_label(b, d, u);
+		evbuffer_add_printf(b, ",resumed=\"no\"} %llu\n", (unsigned long long)(all - resumed));
+	}
 	family(b, "embargo_upstream_latency_seconds", "histogram",
 	       "Round trip of answered upstream attempts.");
 	for (size_t u = 0; u < d->n_upstreams; u++) {

@@ -293,6 +293,16 @@ void obs_query(worker *w, const query_event *e)
 	qlog_write(w, e);
 }
 
+void obs_upstream_tls(worker *w, int up, bool resumed)
+{
+	obs_worker *o = w->obs;
+	if (up < 0 || (size_t)up >= o->n_up)
+		return;
+	OBS_INC(o->up[up].tls_handshakes);
+	if (resumed)
+		OBS_INC(o->up[up].tls_resumed);
+}
+
 void obs_upstream(worker *w, int up, obs_up_result res, uint64_t rtt_us)
 {
 	obs_worker *o = w->obs;

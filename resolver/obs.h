@@ -57,6 +57,8 @@ typedef struct obs_upstream_stats {
 	uint64_t ok, timeouts, errors, bad_rcode;
 	uint64_t lat[OBS_LAT_BUCKETS]; /* round trips of answered attempts */
 	uint64_t lat_sum_us;
+	uint64_t tls_handshakes, tls_resumed; /* DoT: completed handshakes, and
+						 those that resumed a session */
 } obs_upstream_stats;
 
 /*
@@ -126,6 +128,8 @@ typedef enum obs_up_result {
 } obs_up_result;
 
 void obs_upstream(worker *w, int up, obs_up_result res, uint64_t rtt_us);
+/* A completed TLS handshake with upstream `up`; resumed: a session was reused. */
+void obs_upstream_tls(worker *w, int up, bool resumed);
 
 /* When an upstream last replied to this worker (any well-formed reply to
  * our query, whatever its RCODE: the upstream is reachable and speaks DNS),

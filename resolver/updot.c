@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 
 #include "resolver/log.h"
+#include "resolver/obs.h"
 
 typedef enum conn_state { C_IDLE = 0, C_CONNECTING, C_UP } conn_state;
 
@@ -307,6 +308,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		evtimer_del(c->timer);
+		obs_upstream_tls(c->u->p->w, (int)c->u->up, SSL_session_reused(c->ssl) == 1);
 		c->state = C_UP;
 		c->wait_ms = c->n_pending ? worker_mono_ms() : 0;
 		rearm(c);

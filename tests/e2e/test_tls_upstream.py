@@ -30,7 +30,8 @@ import dns.query
 import dns.rcode
 import pytest
 
-from e2e_util import AFTER, READY_TIMEOUT, addresses, ede_options, free_port, query
+from e2e_util import (AFTER, READY_TIMEOUT, addresses, ede_options, free_port, ipv6_available,
+                      query)
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 FAKETIME = shutil.which("faketime")
@@ -81,13 +82,14 @@ class Unbound:
     """unbound in the foreground: DoT on 127.0.0.1:port with cert/key,
     forwarding everything to nsd, logging every query it gets."""
 
-    def __init__(self, d, cert, key, nsd):
+    def __init__(self, d, cert, key, nsd, host="127.0.0.1", extra=""):
         self.dir = Path(d)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.host = host
+        self.port = free_port(host)
         self.log = self.dir / "unbound.log"
         conf = f"""server:
-  interface: 127.0.0.1@{self.port}
+  interface: {host}@{self.port}
   tls-port: {self.port}
   tls-service-key: "{key}"
   tls-service-pem: "{cert}"
@@ -101,8 +103,10 @@ class Unbound:
   verbosity: 1
   log-queries: yes
   num-threads: 1
-  do-ip6: no
+  do-ip6: {"yes" if ":" in host else "no"}
   access-control: 127.0.0.0/8 allow
+  access-control: ::1/128 allow
+{extra}
   do-not-query-localhost: no
   module-config: "iterator"
   qname-minimisation: no
@@ -636,3 +640,57 @@ def test_dead_upstream_not_hammered_by_pool(embargo_factory, pki):
         wait_log(e, r"dot\.test: connection (failed|closed)")
     finally:
         ls.close()
+
+
+def tls_handshakes(http):
+    """embargo_upstream_tls_handshakes_total by its resumed label."""
+    import urllib.request
+    text = urllib.request.urlopen(f"{http}/metrics", timeout=3).read().decode()
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'embargo_upstream_tls_handshakes_total\{.*resumed="(yes|no)"\} (\d+)', line)
+        if m:
+            out[m.group(1)] = out.get(m.group(1), 0) + int(m.group(2))
+    return out
+
+
+def test_session_resumed_with_unbound(embargo_factory, pki, nsd, tmp_path):
+    """Debian's unbound closes idle DoT connections (tcp-idle-timeout); each
+    new connection resumes the TLS session of the last one, as the handshake
+    counter shows."""
+    u = Unbound(tmp_path / "unbound-idle", pki / "good.pem", pki / "good.key", nsd,
+                extra="  tcp-idle-timeout: 200\n")
+    try:
+        u.wait_listening()
+        http = free_port()
+        e = embargo_factory(upstreams=[dot(u)], at=AFTER,
+                            extra_config=ca_config(pki) + f"http: 127.0.0.1:{http}\n")
+        for name in ("www.e2e.test.", "mail.e2e.test.", "mail2.e2e.test."):
+            r = e.udp(query(name, "A"))
+            assert r.rcode() == dns.rcode.NOERROR and r.answer, f"{name}: {r}\n{u.diagnostics()}"
+            time.sleep(0.8)  # longer than unbound's idle timeout: a new connection
+        h = tls_handshakes(f"http://127.0.0.1:{http}")
+        assert h.get("yes", 0) + h.get("no", 0) >= 3, f"expected a new connection per query: {h}"
+        assert h.get("no", 0) == 1 and h.get("yes", 0) >= 2, f"sessions not resumed: {h}"
+    finally:
+        u.stop()
+
+
+@pytest.mark.skipif(not ipv6_available(), reason="no ::1 on this machine")
+def test_dot_upstream_over_ipv6(embargo_factory, pki, nsd, tmp_path):
+    """tls://[::1]:PORT#NAME: the certificate is checked against NAME, and
+    answers come back over IPv6."""
+    u = Unbound(tmp_path / "unbound-v6", pki / "good.pem", pki / "good.key", nsd, host="::1")
+    try:
+        u.wait_listening()
+        e = embargo_factory(upstreams=[f"tls://[::1]:{u.port}#dot.test"], at=AFTER,
+                            extra_config=ca_config(pki))
+        r = e.udp(query("www.e2e.test.", "A"))
+        assert addresses(r) == ["192.0.2.1"], f"{r}\n{u.diagnostics()}"
+        assert "www.e2e.test. A IN" in u.queries_seen(), u.queries_seen()
+        bad = embargo_factory(upstreams=[f"tls://[::1]:{u.port}#other.test"], at=AFTER,
+                              extra_config=ca_config(pki))
+        r = bad.udp(query("mail.e2e.test.", "A"))
+        assert_servfail_ede22(r, "wrong name over IPv6")
+    finally:
+        u.stop()
