@@ -59,6 +59,18 @@ void cfg_names_free(cfg_names *l)
 	memset(l, 0, sizeof(*l));
 }
 
+void cfg_drop_names(cfg *c)
+{
+	for (size_t i = 0; c && i < c->n_vendors; i++) {
+		cfg_vendor *v = &c->vendors[i];
+		for (size_t k = 0; k < v->n_rules; k++) {
+			cfg_names_free(&v->rules[k].domains);
+			cfg_names_free(&v->rules[k].hosts);
+		}
+		cfg_names_free(&v->allow);
+	}
+}
+
 const char *cfg_action_name(cfg_action a)
 {
 	switch (a) {

@@ -113,6 +113,7 @@ void daemon_reload(daemon_ctx *d, const char *why)
 	cfg_diags_free(&diags);
 	cli_stamp(c);
 	warn_restart_only(d->cfg, c);
+	cfg_drop_names(c);  /* the snapshot has them now */
 	tls_listen_reload(d, c);  /* the workers take it over with c */
 
 	d->old_cfg = d->cfg;

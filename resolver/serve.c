@@ -457,6 +457,7 @@ int cmd_serve(int argc, char **argv)
 		daemon_free(d);
 		return CLI_EXIT_INVALID;
 	}
+	cfg_drop_names(d->cfg);  /* the snapshot has them now */
 	clock_gettime(CLOCK_MONOTONIC, &d->clock_mono0);
 	d->clock_pinned = pinned;
 	d->clock_at = at;

@@ -43,6 +43,29 @@ static void test_load_ok(void **state)
 	cfg_free(c);
 }
 
+/* cfg_drop_names frees the name lists and keeps the rest; cfg_free after
+ * it frees nothing twice (the ASan build checks). */
+static void test_drop_names(void **state)
+{
+	tctx *t = *state;
+	twrite(t, "a.yaml", vendor_a);
+	twrite(t, "b.yaml", vendor_b);
+	const char *p = twrite(t, "embargo.yaml", "policies: [a.yaml, b.yaml]\n");
+	cfg *c = cfg_load(p, &t->diags);
+	texpect(t, NULL);
+	assert_non_null(c);
+	assert_int_equal(c->vendors[0].rules[0].domains.n, 1);
+	cfg_drop_names(c);
+	assert_int_equal(c->vendors[0].rules[0].domains.n, 0);
+	assert_null(c->vendors[0].rules[0].domains.buf);
+	assert_int_equal(c->vendors[1].rules[0].hosts.n, 0);
+	assert_string_equal(c->vendors[1].rules[0].id, "updates");
+	assert_int_equal(c->vendors[1].rules[0].action, CFG_ACT_NXDOMAIN);
+	cfg_drop_names(c);  /* twice is harmless */
+	cfg_free(c);
+	cfg_drop_names(NULL);
+}
+
 static void test_duplicate_vendor(void **state)
 {
 	tctx *t = *state;
@@ -148,6 +171,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TEST(test_load_ok),
+		TEST(test_drop_names),
 		TEST(test_duplicate_vendor),
 		TEST(test_exempt_unknown),
 		TEST(test_errors_everywhere),
