@@ -47,9 +47,32 @@ typedef struct cfg_names {
 	uint8_t *buf;
 	size_t len, cap;
 	uint32_t *off;
-	uint32_t *line, *col; /* 1-based, in the owning vendor's file */
+	uint32_t *line, *col; /* 1-based, in the owning vendor's file or one of its
+				 list files: see cfg_pos_src */
 	size_t n, cap_n;
 } cfg_names;
+
+/*
+ * A name read from a list file (domains-file, ...) keeps its position in that
+ * file: its col packs the file's number above CFG_POS_SRC_SHIFT (0: the
+ * policy file itself, i: vendor->lists[i - 1]) and the column below, so that
+ * positions stay three integers a name. cfg_vendor_source names the file.
+ */
+#define CFG_POS_SRC_SHIFT 20
+#define CFG_POS_COL_MAX ((1u << CFG_POS_SRC_SHIFT) - 1)
+#define CFG_POS_SRC_MAX ((1u << (32 - CFG_POS_SRC_SHIFT)) - 1)
+static inline uint32_t cfg_pos_make(uint32_t src, uint32_t col)
+{
+	return src << CFG_POS_SRC_SHIFT | (col > CFG_POS_COL_MAX ? CFG_POS_COL_MAX : col);
+}
+static inline uint32_t cfg_pos_src(uint32_t col)
+{
+	return col >> CFG_POS_SRC_SHIFT;
+}
+static inline uint32_t cfg_pos_col(uint32_t col)
+{
+	return col & CFG_POS_COL_MAX;
+}
 
 /* Appends one wire name (copied) with its position. */
 int cfg_names_add(cfg_names *l, const uint8_t *wire, size_t wire_len, uint32_t line, uint32_t col);
@@ -70,6 +93,13 @@ typedef struct cfg_rule {
 	cfg_names hosts;     /* exactly this name */
 } cfg_rule;
 
+/* One list file named by a policy file (domains-file, hosts-file, allow-file). */
+typedef struct cfg_listfile {
+	char *path;          /* resolved against the policy file's folder */
+	const char *format;  /* "names", "hosts" or "rpz" (static); NULL if unread */
+	size_t n_names;      /* names taken from it, duplicates left out */
+} cfg_listfile;
+
 typedef struct cfg_vendor {
 	char *file;          /* path of the policy file, as opened */
 	char *id;            /* [a-z0-9-]+, unique across files */
@@ -79,7 +109,14 @@ typedef struct cfg_vendor {
 	cfg_rule *rules;
 	size_t n_rules;
 	cfg_names allow;     /* exceptions: never blocked by this vendor */
+	cfg_listfile *lists; /* the list files read, in order (see cfg_pos_src) */
+	size_t n_lists;
+	cfg_diags warnings;  /* what is worth saying but no error (list files) */
 } cfg_vendor;
+
+/* The file a position packed by cfg_pos_make is in: the policy file or one
+ * of its list files. Borrowed from v. */
+const char *cfg_vendor_source(const cfg_vendor *v, uint32_t col);
 
 typedef struct cfg_upstream {
 	cfg_addr addr;       /* port 53, or 853 with tls */
@@ -109,6 +146,47 @@ typedef enum cfg_log_format {
 	CFG_LOGF_JSON = 0,
 	CFG_LOGF_TEXT,
 } cfg_log_format;
+
+/* One TSIG key (RFC 8945) of `rpz.tsig`. */
+typedef struct cfg_tsig_key {
+	char *name;          /* a domain name, lower-case, with the trailing dot */
+	char *algorithm;     /* "hmac-sha256" (default), "hmac-sha512", ... */
+	char *secret;        /* base64 as written; checked to decode */
+} cfg_tsig_key;
+
+/* `rpz`: the policy served as a Response Policy Zone (DESIGN section 7). */
+typedef struct cfg_rpz {
+	char *zone;          /* origin, lower-case, trailing dot; NULL: no zone served */
+	cfg_addr *listen;    /* default 127.0.0.1:5354 (port 5354 when omitted) */
+	size_t n_listen;
+	cfg_net *allow_transfer; /* default 127.0.0.0/8 and ::1/128 */
+	size_t n_allow_transfer;
+	cfg_tsig_key *tsig;  /* none: transfers need no signature */
+	size_t n_tsig;
+	cfg_addr *notify;    /* secondaries told of new serials (port 53 when omitted) */
+	size_t n_notify;
+	uint32_t ttl;        /* TTL of the zone's records; default sinkhole.ttl */
+} cfg_rpz;
+
+/* What a UDP client over its `ratelimit` gets. */
+typedef enum cfg_rl_action {
+	CFG_RL_TRUNCATE = 0,  /* a TC answer without records: real clients retry over TCP */
+	CFG_RL_DROP,          /* nothing */
+} cfg_rl_action;
+
+/* `ratelimit`: UDP queries per client network, a token bucket each
+ * (daemon_ratelimit.c). Off unless the mapping is present. */
+typedef struct cfg_ratelimit {
+	bool on;
+	uint32_t qps;         /* tokens per second; default 100 */
+	uint32_t burst;       /* bucket size; default 2 * qps */
+	uint8_t ipv4_prefix;  /* clients counted together: default /32 */
+	uint8_t ipv6_prefix;  /* default /56 */
+	cfg_rl_action action; /* default truncate */
+	cfg_net *exempt;      /* never limited */
+	size_t n_exempt;
+	uint32_t entries;     /* buckets per worker; default 65536 */
+} cfg_ratelimit;
 
 /* The whole configuration: the daemon's settings and every vendor loaded. */
 typedef struct cfg {
@@ -155,9 +233,12 @@ typedef struct cfg {
 	uint32_t workers;            /* default 1; 0 means one per CPU ("auto") */
 	uint32_t exposure_clients;   /* (client, vendor) entries kept for /exposure,
 					least recently seen evicted; default 10000, 0: off */
+	cfg_rpz rpz;                 /* zone transfers of the policy; zone NULL: off */
+	cfg_ratelimit ratelimit;     /* UDP queries per client network */
 
 	cfg_vendor *vendors;         /* every policy file, in load order */
 	size_t n_vendors;
+	cfg_diags warnings;          /* every vendor's, gathered by cfg_load */
 
 	/* Set by whoever loads it for serving (not by cfg_load): a SHA-256 of
 	 * the policy files' bytes, and the wall time of the load. */

@@ -38,7 +38,7 @@ static const char *const default_access[] = {
 /* DNS TTLs are 31-bit (RFC 2181 section 8). */
 #define TTL_MAX INT32_MAX
 
-static int read_addrs(yr *r, const char *name, uint16_t port, cfg_addr **v, size_t *n)
+int yr_read_addrs(yr *r, const char *name, uint16_t port, cfg_addr **v, size_t *n)
 {
 	size_t cap = 0;
 	free(*v);
@@ -62,7 +62,7 @@ static int read_addrs(yr *r, const char *name, uint16_t port, cfg_addr **v, size
 	return 0;
 }
 
-static int read_nets(yr *r, const char *name, cfg_net **v, size_t *n)
+int yr_read_nets(yr *r, const char *name, cfg_net **v, size_t *n)
 {
 	size_t cap = 0;
 	free(*v);
@@ -104,13 +104,13 @@ static int read_u32(yr *r, const char *name, uint64_t max, uint32_t *out)
 static int k_listen(yr *r, const char *name, void *obj)
 {
 	dctx *x = obj;
-	return read_addrs(r, name, 53, &x->c->listen, &x->c->n_listen);
+	return yr_read_addrs(r, name, 53, &x->c->listen, &x->c->n_listen);
 }
 
 static int k_tls_listen(yr *r, const char *name, void *obj)
 {
 	dctx *x = obj;
-	return read_addrs(r, name, 853, &x->c->tls.listen, &x->c->tls.n_listen);
+	return yr_read_addrs(r, name, 853, &x->c->tls.listen, &x->c->tls.n_listen);
 }
 
 static int k_tls_certificate(yr *r, const char *name, void *obj)
@@ -486,7 +486,7 @@ static int k_group_name(yr *r, const char *name, void *obj)
 static int k_group_networks(yr *r, const char *name, void *obj)
 {
 	cfg_group *g = ((dctx *)obj)->group;
-	return read_nets(r, name, &g->nets, &g->n_nets);
+	return yr_read_nets(r, name, &g->nets, &g->n_nets);
 }
 
 static bool valid_exempt(const char *s)
@@ -616,7 +616,7 @@ static int k_log(yr *r, const char *name, void *obj)
 static int k_access(yr *r, const char *name, void *obj)
 {
 	cfg *c = ((dctx *)obj)->c;
-	return read_nets(r, name, &c->access, &c->n_access);
+	return yr_read_nets(r, name, &c->access, &c->n_access);
 }
 
 static int k_http(yr *r, const char *name, void *obj)
@@ -700,6 +700,16 @@ static int k_exposure_clients(yr *r, const char *name, void *obj)
 	return read_u32(r, name, 1000000, &((dctx *)obj)->c->exposure_clients);
 }
 
+static int k_rpz(yr *r, const char *name, void *obj)
+{
+	return yr_rpz_read(r, name, ((dctx *)obj)->c);
+}
+
+static int k_ratelimit(yr *r, const char *name, void *obj)
+{
+	return yr_ratelimit_read(r, name, ((dctx *)obj)->c);
+}
+
 static const yr_field daemon_fields[] = {
 	{"listen", k_listen, false},
 	{"tls", k_tls, false},
@@ -718,6 +728,8 @@ static const yr_field daemon_fields[] = {
 	{"hide-version", k_hide_version, false},
 	{"workers", k_workers, false},
 	{"exposure-clients", k_exposure_clients, false},
+	{"rpz", k_rpz, false},
+	{"ratelimit", k_ratelimit, false},
 };
 #define N_DAEMON_FIELDS (sizeof(daemon_fields) / sizeof(daemon_fields[0]))
 
@@ -772,6 +784,7 @@ int yr_daemon_read(cfg *c, const char *path, cfg_diags *diags)
 		yr_finish(&r);
 	}
 	yr_close(&r);
+	cfg_rpz_finish(c);
 	free(x.dir);
 	return diags->n == n0 ? 0 : -1;
 }

@@ -64,6 +64,33 @@ void cfg_diags_print(const cfg_diags *d, FILE *out)
 	}
 }
 
+void cfg_diags_print_warnings(const cfg_diags *d, FILE *out)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const cfg_diag *g = &d->v[i];
+		if (g->file && g->line)
+			fprintf(out, "%s:%u:%u: warning: %s\n", g->file, g->line, g->col, g->msg);
+		else if (g->file)
+			fprintf(out, "%s: warning: %s\n", g->file, g->msg);
+		else
+			fprintf(out, "warning: %s\n", g->msg);
+	}
+}
+
+void cfg_diags_move(cfg_diags *to, cfg_diags *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		if (to->n == to->cap) {
+			to->cap = to->cap ? to->cap * 2 : 8;
+			to->v = diag_xrealloc(to->v, to->cap * sizeof(*to->v));
+		}
+		to->v[to->n++] = from->v[i];  /* the strings move with it */
+	}
+	free(from->v);
+	from->v = NULL;
+	from->n = from->cap = 0;
+}
+
 void cfg_diags_free(cfg_diags *d)
 {
 	for (size_t i = 0; i < d->n; i++) {

@@ -30,6 +30,12 @@ void cfg_diags_add(cfg_diags *d, const char *file, uint32_t line, uint32_t col,
 /* Prints each as "file:line:col: message\n" (or "file: message" without a line). */
 void cfg_diags_print(const cfg_diags *d, FILE *out);
 
+/* The same for warnings: "file:line:col: warning: message\n". */
+void cfg_diags_print_warnings(const cfg_diags *d, FILE *out);
+
+/* Appends every diagnostic of from to to, leaving from empty. */
+void cfg_diags_move(cfg_diags *to, cfg_diags *from);
+
 void cfg_diags_free(cfg_diags *d);
 
 #endif

@@ -79,6 +79,8 @@ cfg *cfg_load(const char *path, cfg_diags *diags)
 	c->vendors = yr_xrealloc(NULL, c->n_policy_paths * sizeof(cfg_vendor));
 	for (size_t i = 0; i < c->n_policy_paths; i++)
 		broken[i] = yr_vendor_read(&c->vendors[c->n_vendors++], c->policy_paths[i], diags) < 0;
+	for (size_t i = 0; i < c->n_vendors; i++)
+		cfg_diags_move(&c->warnings, &c->vendors[i].warnings);
 	check_vendors(c, broken, diags);
 	free(broken);
 	if (diags->n != n0) {
@@ -119,8 +121,11 @@ void cfg_free(cfg *c)
 	free(c->access);
 	free(c->user);
 	free(c->state_file);
+	cfg_rpz_clear(&c->rpz);
+	free(c->ratelimit.exempt);
 	for (size_t i = 0; i < c->n_vendors; i++)
 		cfg_vendor_clear(&c->vendors[i]);
 	free(c->vendors);
+	cfg_diags_free(&c->warnings);
 	free(c);
 }

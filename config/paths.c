@@ -57,7 +57,8 @@ static int add_dir(cfg *c, size_t *cap, const char *dir)
 		names[n++] = yr_xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_str);
+	if (n)   /* an empty folder: names is NULL, which qsort must not get */
+		qsort(names, n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		add_path(c, cap, join(dir, names[i]));
 		free(names[i]);

@@ -8,6 +8,7 @@
  */
 #include "config/config.h"
 #include "config/dname.h"
+#include "config/listfile.h"
 #include "config/loader.h"
 #include "config/yaml_reader.h"
 
@@ -24,6 +25,8 @@ typedef struct vctx {
 	size_t rule_names;      /* entries seen under domains and hosts, valid or not */
 	bool effective_ok, until_ok;
 	uint32_t id_line, id_col, until_line, until_col;
+	yr_listref *refs;       /* list files named so far, read at the end */
+	size_t n_refs, cap_refs;
 } vctx;
 
 bool yr_valid_id(const char *s)
@@ -157,6 +160,72 @@ static int k_hosts(yr *r, const char *name, void *obj)
 	return read_names(r, name, &x->rule->hosts, &x->rule_names);
 }
 
+/* A path relative to the policy file's folder. */
+static char *list_path(const char *policy, const char *item)
+{
+	const char *slash = strrchr(policy, '/');
+	if (item[0] == '/' || !slash)
+		return yr_xstrdup(item);
+	size_t a = (size_t)(slash - policy) + 1, b = strlen(item);
+	char *p = yr_xrealloc(NULL, a + b + 1);
+	memcpy(p, policy, a);
+	memcpy(p + a, item, b + 1);
+	return p;
+}
+
+static void add_ref(yr *r, vctx *x, int key, const yr_scalar *s)
+{
+	if (!s->len) {
+		yr_error_at(r, s->line, s->col, "expected a file name, found nothing");
+		return;
+	}
+	yr_grow(&x->refs, &x->cap_refs, x->n_refs, sizeof(yr_listref));
+	x->refs[x->n_refs++] = (yr_listref){
+		.path = list_path(x->v->file, s->s),
+		.key = key,
+		.rule = (uint32_t)x->v->n_rules,
+		.line = s->line,
+		.col = s->col,
+	};
+}
+
+/* `domains-file: PATH` or a list of paths. */
+static int read_list_files(yr *r, const char *name, vctx *x, int key)
+{
+	const yaml_event_t *e = yr_peek(r);
+	if (!e)
+		return -1;
+	yr_scalar s;
+	if (e->type == YAML_SCALAR_EVENT) {
+		if (yr_scalar_take(r, name, "a file name", &s) < 0)
+			return -1;
+		add_ref(r, x, key, &s);
+		if (key != LISTFILE_ALLOW)
+			x->rule_names++;
+		return 0;
+	}
+	if (yr_seq_begin(r, name) != 0)
+		return 0;
+	while (yr_seq_more(r)) {
+		if (yr_scalar_take(r, name, "a file name", &s) < 0)
+			continue;
+		add_ref(r, x, key, &s);
+		if (key != LISTFILE_ALLOW)
+			x->rule_names++;
+	}
+	return 0;
+}
+
+static int k_domains_file(yr *r, const char *name, void *obj)
+{
+	return read_list_files(r, name, obj, LISTFILE_DOMAINS);
+}
+
+static int k_hosts_file(yr *r, const char *name, void *obj)
+{
+	return read_list_files(r, name, obj, LISTFILE_HOSTS);
+}
+
 static const yr_field rule_fields[] = {
 	{"id", k_rule_id, true},
 	{"effective", k_effective, true},
@@ -165,6 +234,8 @@ static const yr_field rule_fields[] = {
 	{"before", k_before, false},
 	{"domains", k_domains, false},
 	{"hosts", k_hosts, false},
+	{"domains-file", k_domains_file, false},
+	{"hosts-file", k_hosts_file, false},
 };
 
 static void rule_clear(cfg_rule *r)
@@ -188,8 +259,12 @@ static void read_rule(yr *r, vctx *x)
 	x->rule->until = CFG_TIME_NEVER;
 	x->rule_names = 0;
 	x->effective_ok = x->until_ok = false;
-	if (yr_map(r, "rules", NULL, rule_fields, 7, x, &seen, &m) < 0) {
+	if (yr_map(r, "rules", NULL, rule_fields, 9, x, &seen, &m) < 0) {
 		rule_clear(x->rule);
+		/* the rule is dropped: so are the list files it named */
+		while (x->n_refs && x->refs[x->n_refs - 1].rule == v->n_rules &&
+		       x->refs[x->n_refs - 1].key != LISTFILE_ALLOW)
+			free(x->refs[--x->n_refs].path);
 		return;
 	}
 	cfg_rule *rule = x->rule;
@@ -282,6 +357,11 @@ static int k_allow(yr *r, const char *name, void *obj)
 	return read_names(r, name, &((vctx *)obj)->v->allow, NULL);
 }
 
+static int k_allow_file(yr *r, const char *name, void *obj)
+{
+	return read_list_files(r, name, obj, LISTFILE_ALLOW);
+}
+
 static const yr_field vendor_fields[] = {
 	{"vendor", k_vendor, true},
 	{"name", k_name, false},
@@ -290,6 +370,7 @@ static const yr_field vendor_fields[] = {
 	{"ede", k_ede, false},
 	{"rules", k_rules, true},
 	{"allow", k_allow, false},
+	{"allow-file", k_allow_file, false},
 };
 
 int yr_vendor_read(cfg_vendor *v, const char *path, cfg_diags *diags)
@@ -303,10 +384,18 @@ int yr_vendor_read(cfg_vendor *v, const char *path, cfg_diags *diags)
 	v->ede = EDE_BLOCKED;
 	if (yr_open(&r, path, diags) == 0) {
 		uint64_t seen;
-		yr_map(&r, "document", NULL, vendor_fields, 7, &x, &seen, NULL);
+		yr_map(&r, "document", NULL, vendor_fields, 8, &x, &seen, NULL);
 		yr_finish(&r);
 	}
+	bool broken = r.failed;
 	yr_close(&r);
+	/* after a syntax error what was read may be misread: no list files */
+	if (broken)
+		for (size_t i = 0; i < x.n_refs; i++)
+			free(x.refs[i].path);
+	else
+		yr_vendor_lists(v, x.refs, x.n_refs, diags);
+	free(x.refs);
 	return diags->n == n0 ? 0 : -1;
 }
 
@@ -330,5 +419,9 @@ void cfg_vendor_clear(cfg_vendor *v)
 		rule_clear(&v->rules[i]);
 	free(v->rules);
 	cfg_names_free(&v->allow);
+	for (size_t i = 0; i < v->n_lists; i++)
+		free(v->lists[i].path);
+	free(v->lists);
+	cfg_diags_free(&v->warnings);
 	memset(v, 0, sizeof(*v));
 }

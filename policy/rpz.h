@@ -49,6 +49,10 @@ typedef struct rpz_params {
  * canonical order. Returns NULL with a reason in err (a bad origin, out of
  * memory). Free with rpz_free.
  */
+/* Whether `origin` can be a policy zone's name (a host name, not the root,
+ * short enough to hold triggers); 0, or -1 with the reason in err. */
+int rpz_origin_check(const char *origin, char *err, size_t errlen);
+
 rpz_zone *rpz_build(const policy *p, int64_t at, const rpz_params *prm, char *err, size_t errlen);
 void rpz_free(rpz_zone *z);
 
@@ -59,6 +63,15 @@ const ldns_rr *rpz_soa(const rpz_zone *z);        /* borrowed */
 size_t rpz_rr_count(const rpz_zone *z);
 const ldns_rr *rpz_rr_at(const rpz_zone *z, size_t i);        /* borrowed */
 const char *rpz_rr_comment(const rpz_zone *z, size_t i);      /* "kaspersky/updates: basis", or NULL */
+/* Comments: "vendor/rule: basis" for a block ("... (refuse: RPZ has no
+ * REFUSED, NXDOMAIN is served)" for refuse), "vendor (allow): basis" for
+ * rpz-passthru, NULL for the NS. */
+
+/* Triggers left out because the name and the origin together exceed 255
+ * octets (no consumer could match such a name either). */
+size_t rpz_skipped(const rpz_zone *z);
+/* The instant the zone was built for. */
+int64_t rpz_at(const rpz_zone *z);
 
 /* Whether two zones hold the same records, SOA serial aside. */
 bool rpz_same_content(const rpz_zone *a, const rpz_zone *b);

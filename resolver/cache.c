@@ -21,22 +21,13 @@
  * client cannot pile up in one chain.
  */
 #include "resolver/cache_impl.h"
+#include "resolver/siphash.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const cache_stats cache_no_stats;
-
-/* SipHash-1-3 (Aumasson, Bernstein): short keys, keyed against flooding. */
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                           \
-	do {                                                                               \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                 \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                     \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                     \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                 \
-	} while (0)
 
 static inline uint64_t load64le(const uint8_t *p)
 {
@@ -46,6 +37,7 @@ static inline uint64_t load64le(const uint8_t *p)
 	return v;
 }
 
+/* SipHash-1-3: short keys, keyed against flooding. */
 static uint64_t siphash13(const uint64_t k[2], const uint8_t *in, size_t n)
 {
 	uint64_t v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
@@ -331,6 +323,11 @@ static void insert(cache *c, const wire_query *q, const uint8_t *reply, size_t l
 
 	uint8_t *w = cache_entry_reply(e);
 	memcpy(w, reply, rlen);
+	if (r->edns) {
+		/* the OPT says what we are, not what the upstream is (RFC 6891) */
+		rlen = wire_opt_own(w, r->opt_start, rlen);
+		e->len = (uint16_t)rlen;
+	}
 	uint8_t *ch = w + rlen;
 	for (size_t i = 0; i < r->n_chain; i++) {
 		memcpy(ch, r->chain[i], r->chain_len[i]);

@@ -92,6 +92,19 @@ static size_t entry_write(const cache_entry *e, const wire_query *q, uint8_t *ou
 		if (n == 0)
 			return 0;
 	}
+	if (q->edns && !e->opt_rdlen_at && limit == n && n + 11 <= cap) {
+		/* The upstream answered without EDNS; the client has it: an OPT of
+		 * ours (UDP size, extended RCODE, DO), as wire_reply_to_client adds. */
+		uint8_t *o = out + n;
+		o[0] = 0;
+		put16(o + 1, WIRE_TYPE_OPT);
+		put16(o + 3, WIRE_EDNS_UDP);
+		put32(o + 5, (uint32_t)((e->rcode >> 4) & 0xFF) << 24 | (q->edns_do ? 0x8000u : 0));
+		put16(o + 9, 0);
+		put16(out + 10, (uint16_t)(get16(out + 10) + 1));
+		hit->opt_rdlen_at = n + 9;
+		n += 11;
+	}
 	/* RD is the client's; AD only for a client that can use it (RFC 6840 5.8). */
 	uint16_t flags = get16(out + 2) & (uint16_t)~(WIRE_FLAG_RD | WIRE_FLAG_AD);
 	if (q->rd)

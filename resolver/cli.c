@@ -59,8 +59,21 @@ void cli_stamp(cfg *c)
 	ldns_sha256_CTX ctx;
 	c->loaded_at = (int64_t)time(NULL);
 	ldns_sha256_init(&ctx);
-	for (size_t i = 0; i < c->n_policy_paths; i++) {
-		FILE *f = fopen(c->policy_paths[i], "rb");
+	/* the policy files, then each vendor's list files: a change to either
+	 * is a new policy */
+	size_t n_files = c->n_policy_paths;
+	for (size_t v = 0; v < c->n_vendors; v++)
+		n_files += c->vendors[v].n_lists;
+	for (size_t i = 0, v = 0, l = 0; i < n_files; i++) {
+		const char *path;
+		if (i < c->n_policy_paths) {
+			path = c->policy_paths[i];
+		} else {
+			while (l == c->vendors[v].n_lists)
+				v++, l = 0;
+			path = c->vendors[v].lists[l++].path;
+		}
+		FILE *f = fopen(path, "rb");
 		size_t n;
 		if (!f)
 			continue;
@@ -91,6 +104,7 @@ int cli_load(const char *path, cfg **c, policy **p)
 		return CLI_EXIT_INVALID;
 	}
 	cfg_diags_free(&diags);
+	cfg_diags_print_warnings(&(*c)->warnings, stderr);
 	cli_stamp(*c);
 	return 0;
 }

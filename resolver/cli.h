@@ -22,6 +22,7 @@ int cmd_check(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_firewall(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_rpz(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Prints "embargo: <message>" on stderr; returns CLI_EXIT_USAGE. */
@@ -31,7 +32,8 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * config/embargo.yaml below the working folder, else the source tree's. */
 const char *cli_config_path(const char *given);
 
-/* Sets c->policy_digest (SHA-256 of the policy files) and c->loaded_at. */
+/* Sets c->policy_digest (SHA-256 of the policy files and their list files)
+ * and c->loaded_at. */
 void cli_stamp(cfg *c);
 
 /* Parses --at TIME (RFC 3339 or a bare date); 0 or CLI_EXIT_USAGE. */

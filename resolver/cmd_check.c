@@ -52,7 +52,38 @@ static void print_listen(const cfg *c)
 	printf("\n");
 }
 
-static void print_rules(const policy *p, int64_t now)
+/* One line for the zone transfers a fleet reads (DESIGN section 7). */
+static void print_rpz(const cfg *c)
+{
+	char buf[CFG_ADDR_BUF], ip[CFG_IP_BUF];
+	const cfg_rpz *z = &c->rpz;
+	if (!z->zone)
+		return;
+	printf("rpz: zone %s, ttl %u, on", z->zone, z->ttl);
+	for (size_t i = 0; i < z->n_listen; i++)
+		printf("%s %s", i ? "," : "", cfg_addr_format(&z->listen[i], buf));
+	printf("; transfers from");
+	if (!z->n_allow_transfer)
+		printf(" nobody");
+	for (size_t i = 0; i < z->n_allow_transfer; i++)
+		printf("%s %s/%u", i ? "," : "", cfg_ip_format(&z->allow_transfer[i].ip, ip),
+		       z->allow_transfer[i].prefix);
+	if (z->n_tsig) {
+		printf(" signed with");
+		for (size_t i = 0; i < z->n_tsig; i++)
+			printf("%s %s (%s)", i ? "," : "", z->tsig[i].name, z->tsig[i].algorithm);
+	} else {
+		printf(", unsigned");
+	}
+	printf("; notify");
+	if (!z->n_notify)
+		printf(" none");
+	for (size_t i = 0; i < z->n_notify; i++)
+		printf("%s %s", i ? "," : "", cfg_addr_format(&z->notify[i], buf));
+	printf("\n");
+}
+
+static void print_rules(const cfg *c, const policy *p, int64_t now)
 {
 	char eff[CFG_TIME_BUF], until[CFG_TIME_BUF];
 	for (size_t v = 0; v < policy_vendor_count(p); v++) {
@@ -66,6 +97,12 @@ static void print_rules(const policy *p, int64_t now)
 		if (pv->url)
 			printf("  url:   %s\n", pv->url);
 		printf("  ede:   %u\n", pv->ede);
+		/* policy vendors are the config's, in order */
+		const cfg_vendor *cv = v < c->n_vendors ? &c->vendors[v] : NULL;
+		for (size_t i = 0; cv && i < cv->n_lists; i++)
+			printf("  list:  %s  (%s, %zu names)\n", cv->lists[i].path,
+			       cv->lists[i].format ? cv->lists[i].format : "unread",
+			       cv->lists[i].n_names);
 		for (size_t r = 0; r < policy_rule_count(p); r++) {
 			const policy_rule *pr = policy_rule_at(p, r);
 			if (pr->vendor != pv)
@@ -154,9 +191,10 @@ int cmd_check(int argc, char **argv)
 	}
 	printf("config: %s: valid\n", path);
 	print_listen(c);
+	print_rpz(c);
 	printf("policy: %zu vendors, %zu rules, %zu entries\n", policy_vendor_count(p),
 	       policy_rule_count(p), policy_entry_count(p));
-	print_rules(p, now);
+	print_rules(c, p, now);
 	print_changes(p, now);
 	policy_free(p);
 	cfg_free(c);

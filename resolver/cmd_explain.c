@@ -66,6 +66,18 @@ typedef struct explain_in {
 	int64_t at;
 } explain_in;
 
+/* The file the deciding entry is in: the policy file or one of its list
+ * files (cfg_pos_src), the entry's column unpacked into *col. */
+static const char *entry_file(const cfg *c, const policy_match *m, uint32_t *col)
+{
+	const policy_vendor *pv = m->rule ? m->rule->vendor : m->allowed_by;
+	*col = cfg_pos_col(m->entry_col);
+	for (size_t i = 0; pv && i < c->n_vendors; i++)
+		if (c->vendors[i].id && !strcmp(c->vendors[i].id, pv->id))
+			return cfg_vendor_source(&c->vendors[i], m->entry_col);
+	return pv ? pv->file : "?";
+}
+
 static void print_text(const cfg *c, const explain_in *in, const policy_match *m)
 {
 	char t[CFG_TIME_BUF], t2[CFG_TIME_BUF], answer[128], entry[DNAME_STR_MAX];
@@ -80,9 +92,10 @@ static void print_text(const cfg *c, const explain_in *in, const policy_match *m
 		printf("group:   %s\n", m->group);
 	if (m->entry) {
 		dname_to_str(m->entry, entry);
-		const char *file = r ? r->vendor->file : m->allowed_by ? m->allowed_by->file : "?";
+		uint32_t col;
+		const char *file = entry_file(c, m, &col);
 		printf("entry:   %s %s (%s:%u:%u)\n", entry_kind_name(m->entry_kind), entry, file,
-		       m->entry_line, m->entry_col);
+		       m->entry_line, col);
 	}
 	if (m->allowed_by && !r) {
 		printf("why:     an allow entry of vendor %s exempts this name\n", m->allowed_by->id);
@@ -144,8 +157,11 @@ static void print_json(const cfg *c, const explain_in *in, const policy_match *m
 	if (m->entry) {
 		dname_to_str(m->entry, entry);
 		json_write_str(stdout, entry);
+		uint32_t col;
 		printf(",\"entry_kind\":\"%s\",\"entry_line\":%u", entry_kind_name(m->entry_kind),
 		       m->entry_line);
+		printf(",\"entry_file\":");
+		json_write_str(stdout, entry_file(c, m, &col));
 	} else {
 		printf("null");
 	}

@@ -33,6 +33,7 @@ struct cache;
 struct watch;
 struct obs_worker;
 struct qlog;
+struct ratelimit;
 
 typedef enum transport { TRANSPORT_UDP = 0, TRANSPORT_TCP, TRANSPORT_TLS, TRANSPORT_COUNT } transport;
 
@@ -120,6 +121,8 @@ typedef struct daemon_ctx {
 	uint64_t policy_version;       /* 1 at start, +1 per successful reload */
 	struct watch *watch;           /* inotify on the config and policy files */
 	struct http_server *http;      /* on workers[0]'s base; NULL when http is off */
+	struct xfr_server *xfr;        /* on workers[0]'s base: the RPZ zone served
+					  (xfr.c); NULL without rpz */
 } daemon_ctx;
 
 struct worker {
@@ -150,6 +153,8 @@ struct worker {
 	struct fwd *fwd;               /* owned */
 	struct cache *cache;           /* owned; this worker's share of cache.entries */
 	struct obs_worker *obs;        /* owned: counters, exposure (obs.c) */
+	struct ratelimit *rl;          /* owned: UDP buckets per client network
+					  (ratelimit.c); NULL without `ratelimit` */
 
 	struct event *policy_timer;    /* fires at the next effective/until instant */
 	/* The policy time span [plain_from, plain_until) in which no decision

@@ -11,10 +11,14 @@
  * fresh random ID; a reply with TC set is asked again over TCP of the same
  * upstream. To a tls:// upstream it goes on one of the worker's DoT connections
  * instead (updot.c: a small pool of connections per upstream), with the same timer and
- * failover and no TC retry. A timeout, a socket error, a malformed reply, or a SERVFAIL
- * / REFUSED / FORMERR / NOTIMP answer moves on to the next upstream. When all
- * are spent, the last of those answers is passed on, or else SERVFAIL with
- * EDE 22.
+ * failover and no TC retry. A timeout, a socket or connection error, a malformed
+ * reply over TCP or TLS, or an rcode other than NOERROR, NXDOMAIN and YXDOMAIN
+ * (as Unbound's iterator: SERVFAIL, REFUSED, FORMERR, NOTIMP, ...) moves on to
+ * the next upstream. A malformed datagram is ignored like a spoofed one: anyone
+ * who guessed the port and ID could send it, so it must not end the attempt.
+ * When all are spent, the clients get a stale answer if serve-stale has one,
+ * else SERVFAIL with EDE 22; an upstream's own error answer is never passed on
+ * nor cached.
  */
 #include "resolver/fwd.h"
 
@@ -64,10 +68,6 @@ typedef struct fwd_req {
 	updot_handle dh;           /* DoT attempt in flight */
 	struct event *ev_timer;    /* deadline of the current attempt */
 	struct bufferevent *bev;   /* TCP attempt */
-	uint8_t *fallback;         /* the last SERVFAIL-like reply, owned */
-	size_t fallback_len;
-	uint16_t fallback_id;      /* the ID it answered */
-	size_t fallback_up;        /* the upstream that sent it */
 	uint64_t sent_us;          /* when the current attempt was sent */
 } fwd_req;
 
@@ -179,7 +179,6 @@ static void req_free(fwd_req *r)
 		r->waiters = wt->next;
 		waiter_free(f, wt);
 	}
-	free(r->fallback);
 	if (r->prev)
 		r->prev->next = r->next;
 	else
@@ -214,7 +213,7 @@ static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_
 		else
 			cache_insert(w->cache, &r->q, reply, len, rep, worker_ms(w));
 	}
-	int up = reply ? (int)(reply == r->fallback ? r->fallback_up : r->up) : -1;
+	int up = reply ? (int)r->up : -1;
 	for (fwd_waiter *wt = r->waiters; wt; wt = wt->next) {
 		if (reply)
 			query_answer_reply(w, &wt->c, &wt->q, &wt->meta, up, reply, len, rep);
@@ -233,21 +232,16 @@ static void next_upstream(fwd_req *r)
 		attempt_start(r);
 		return;
 	}
-	if (r->fallback) {
-		wire_reply rep;
-		if (wire_check_reply(r->fallback, r->fallback_len, r->fallback_id, r->q.qname, r->q.qtype,
-				     r->q.qclass, &rep) == WIRE_OK) {
-			req_finish(r, r->fallback, r->fallback_len, &rep);
-			return;
-		}
-	}
 	req_finish(r, NULL, 0, NULL);
 }
 
+/* Only these rcodes answer the question; any other (SERVFAIL, REFUSED,
+ * FORMERR, NOTIMP, ...) says this upstream cannot (Unbound's iterator
+ * draws the same line). */
 static bool rcode_tries_next(uint16_t rcode)
 {
-	return rcode == WIRE_RCODE_SERVFAIL || rcode == WIRE_RCODE_REFUSED ||
-	       rcode == WIRE_RCODE_FORMERR || rcode == WIRE_RCODE_NOTIMP;
+	return rcode != WIRE_RCODE_NOERROR && rcode != WIRE_RCODE_NXDOMAIN &&
+	       rcode != WIRE_RCODE_YXDOMAIN;
 }
 
 static void start_tcp(fwd_req *r);
@@ -272,16 +266,7 @@ static void on_reply(fwd_req *r, const uint8_t *pkt, size_t len, const wire_repl
 		start_tcp(r);
 		return;
 	}
-	if (next && r->up + 1 < w->d->n_upstreams) {
-		uint8_t *copy = malloc(len);
-		if (copy) {
-			memcpy(copy, pkt, len);
-			free(r->fallback);
-			r->fallback = copy;
-			r->fallback_len = len;
-			r->fallback_id = r->id;
-			r->fallback_up = r->up;
-		}
+	if (next) {
 		next_upstream(r);
 		return;
 	}
@@ -301,7 +286,9 @@ static void on_upstream_reply(fwd_req *r, const uint8_t *pkt, size_t len, bool t
 	}
 	if (rc != WIRE_OK) {
 		w->stats.upstream_errors++;
-		attempt_failed(r, OBS_UP_ERROR);
+		if (tcp)   /* our own connection: the upstream is broken */
+			attempt_failed(r, OBS_UP_ERROR);
+		/* a datagram may be forged: keep waiting for the real reply */
 		return;
 	}
 	on_reply(r, pkt, len, &rep, tcp);

@@ -127,6 +127,12 @@ static void metrics_queries(struct evbuffer *b, const daemon_ctx *d)
 	counter1(b, "embargo_answers_cached_total", "Answers served from the cache.", cached);
 	counter1(b, "embargo_answers_stale_total",
 		 "Expired answers served because no upstream answered (RFC 8767).", stale);
+	uint64_t limited = 0;
+	for (size_t i = 0; i < d->n_workers; i++)
+		limited += rd(&d->workers[i]->obs->ratelimited);
+	counter1(b, "embargo_ratelimited_total",
+		 "UDP queries over their client's ratelimit: truncated or dropped (see ratelimit.action).",
+		 limited);
 }
 
 static void metrics_policy(struct evbuffer *b, const daemon_ctx *d)
@@ -192,7 +198,8 @@ static void metrics_upstreams(struct evbuffer *b, const daemon_ctx *d)
 	static const char *const results[] = { "ok", "timeout", "error", "bad_rcode" };
 	family(b, "embargo_upstream_requests_total", "counter",
 	       "Attempts at each upstream by result: ok, timeout, error (socket, malformed "
-	       "reply, TCP), bad_rcode (SERVFAIL, REFUSED, FORMERR or NOTIMP: next upstream).");
+	       "reply over TCP/TLS, connection), bad_rcode (SERVFAIL, REFUSED, FORMERR, NOTIMP "
+	       "or any rcode but NOERROR, NXDOMAIN, YXDOMAIN: next upstream).");
 	for (size_t u = 0; u < d->n_upstreams; u++) {
 		uint64_t v[4] = { 0 };
 		for (size_t i = 0; i < d->n_workers; i++) {

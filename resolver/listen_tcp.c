@@ -8,6 +8,18 @@
  * (listen_tls.c) are on the same list and count against the same cap; one
  * still in its handshake is idle, so a flood of half-open handshakes is
  * what gets closed first, and the handshake deadline ends each of them.
+ *
+ * Each connection has one timer for its deadlines, kept lazily (re-armed
+ * when it fires, not at every query): the TLS handshake must end within
+ * handshake_ms of the accept; a query must be whole within TCP_QUERY_MS of
+ * its first octet (a client trickling octets, slowloris, is closed however
+ * lively it looks); and a connection with no whole query, nothing in flight
+ * and nothing to write for TCP_IDLE_MS is closed (octets that never make a
+ * query, such as a TLS record trickled, do not count as activity).
+ * A client that does not read its answers stops being read once
+ * TCP_OUTPUT_PAUSE octets wait for it, is closed past TCP_MAX_OUTPUT, and
+ * after TCP_IDLE_MS without writing progress (the bufferevent's write
+ * timeout).
  */
 #include "resolver/listen_tcp.h"
 
@@ -26,12 +38,16 @@
 #include "resolver/netaddr.h"
 #include "resolver/obs.h"
 #include "resolver/query.h"
+#include "resolver/tcp_frame.h"
 
 struct tcp_server {
 	worker *w;
 	const tcp_kind *k;
 	struct evconnlistener *lev;
+	struct event *resume;       /* accept again after running out of descriptors */
 };
+
+#define TCP_ACCEPT_PAUSE_MS 100     /* after EMFILE: let connections close first */
 
 struct tcp_conn {
 	worker *w;
@@ -39,9 +55,14 @@ struct tcp_conn {
 	struct tcp_conn *prev, *next;
 	int refs;                   /* queries in flight */
 	bool eof;                   /* the client finished sending */
-	bool paused;                /* reading stopped: too many in flight */
+	bool paused;                /* reading stopped: too many in flight or
+				       too many answers unread */
 	transport t;
-	struct event *hs_timer;     /* the handshake deadline, until it is done */
+	struct event *timer;        /* the deadlines below (lazy: see the top) */
+	uint64_t timer_ms;          /* when it fires (worker_ms); 0: not armed */
+	uint64_t hs_until_ms;       /* the TLS handshake deadline; 0: done or none */
+	uint64_t partial_ms;        /* first octet of a query still incomplete; 0: none */
+	uint64_t active_ms;         /* last whole query or answer */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	cfg_ip ip;
@@ -99,9 +120,9 @@ static void conn_close(tcp_conn *c)
 	if (!c->bev)
 		return;
 	list_remove(conns(c->w), c);
-	if (c->hs_timer) {
-		event_free(c->hs_timer);
-		c->hs_timer = NULL;
+	if (c->timer) {
+		event_free(c->timer);
+		c->timer = NULL;
 	}
 	bufferevent_free(c->bev);
 	c->bev = NULL;
@@ -109,12 +130,62 @@ static void conn_close(tcp_conn *c)
 		free(c);
 }
 
-/* A client that half-closed is closed once its answers are written. */
+/* Makes the timer fire at `at` unless it already fires earlier (it then
+ * looks again and re-arms for what is left). */
+static void timer_at(tcp_conn *c, uint64_t at, uint64_t now)
+{
+	if (!c->timer || (c->timer_ms && c->timer_ms <= at))
+		return;
+	uint64_t d = at > now ? at - now : 0;
+	struct timeval tv = { .tv_sec = (time_t)(d / 1000), .tv_usec = (suseconds_t)(d % 1000) * 1000 };
+	if (evtimer_add(c->timer, &tv) == 0)
+		c->timer_ms = at;
+}
+
+static size_t out_len(const tcp_conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+/* Whether the input holds a whole message, or a length no message has. */
+static bool frame_waiting(tcp_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint8_t hdr[2];
+	size_t n;
+	ev_ssize_t got = evbuffer_copyout(in, hdr, sizeof(hdr));
+	return tcp_frame_check(hdr, got < 0 ? 0 : evbuffer_get_length(in), WIRE_HDR_LEN, &n) !=
+	       TCP_FRAME_MORE;
+}
+
+/* A client that half-closed is closed once its queries are answered and
+ * the answers written. */
 static void maybe_finish(tcp_conn *c)
 {
-	if (c->bev && c->eof && !c->refs &&
-	    !evbuffer_get_length(bufferevent_get_output(c->bev)))
+	if (c->bev && c->eof && !c->refs && !out_len(c) && !frame_waiting(c))
 		conn_close(c);
+}
+
+/*
+ * Reads while the client has fewer than TCP_MAX_PENDING queries in flight
+ * and fewer than TCP_OUTPUT_PAUSE octets of answers unread. Resuming also
+ * runs the read callback (deferred: not inside the forwarder's callback),
+ * since whole queries may be buffered already with nothing more to come.
+ */
+static void update_reading(tcp_conn *c)
+{
+	bool want = c->refs < TCP_MAX_PENDING && out_len(c) < TCP_OUTPUT_PAUSE;
+	if (want == !c->paused)
+		return;
+	c->paused = !want;
+	if (c->paused) {
+		bufferevent_disable(c->bev, EV_READ);
+		c->partial_ms = 0;  /* the client waits on us, not the other way round */
+		return;
+	}
+	if (!c->eof)
+		bufferevent_enable(c->bev, EV_READ);
+	bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 void tcp_conn_ref(tcp_conn *c)
@@ -130,10 +201,7 @@ void tcp_conn_unref(tcp_conn *c)
 			free(c);
 		return;
 	}
-	if (c->paused && c->refs < TCP_MAX_PENDING) {
-		c->paused = false;
-		bufferevent_enable(c->bev, EV_READ);
-	}
+	update_reading(c);
 	maybe_finish(c);
 }
 
@@ -149,7 +217,10 @@ void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 	uint8_t len2[2] = { (uint8_t)(len >> 8), (uint8_t)len };
 	evbuffer_add(out, len2, 2);
 	evbuffer_add(out, pkt, len);
+	c->active_ms = worker_ms(c->w);
 	touch(c);
+	if (!c->paused && evbuffer_get_length(out) >= TCP_OUTPUT_PAUSE)
+		update_reading(c);
 }
 
 static void read_frames(struct bufferevent *bev, tcp_conn *c)
@@ -157,20 +228,22 @@ static void read_frames(struct bufferevent *bev, tcp_conn *c)
 	worker *w = c->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	touch(c);
-	while (c->bev && !c->paused) {
-		uint8_t hdr[2];
-		if (evbuffer_copyout(in, hdr, 2) < 2)
-			return;
-		size_t len = (size_t)hdr[0] << 8 | hdr[1];
-		if (len < WIRE_HDR_LEN) {
+	while (!c->paused) {
+		size_t len;
+		tcp_frame_status st = tcp_frame_pull(in, WIRE_HDR_LEN, w->in, &len);
+		if (st == TCP_FRAME_MORE)
+			break;
+		if (st == TCP_FRAME_BAD) {
+			/* Not DNS (a query is at least a header): read no more, answer
+			 * what came before, then close, as after the client's EOF. */
 			w->stats.dropped++;
-			conn_close(c);  /* not DNS: a query is at least a header */
-			return;
+			evbuffer_drain(in, evbuffer_get_length(in));
+			c->eof = true;
+			bufferevent_disable(bev, EV_READ);
+			break;
 		}
-		if (evbuffer_get_length(in) < len + 2)
-			return;
-		evbuffer_drain(in, 2);
-		evbuffer_remove(in, w->in, len);
+		c->partial_ms = 0;
+		c->active_ms = worker_ms(w);
 		client cl = { .t = c->t, .conn = c, .ip = c->ip,
 			      .sa = c->sa, .salen = c->salen, .fd = -1, .t0_us = worker_us(w) };
 		c->refs++;  /* keep c alive through query_handle, which may close it */
@@ -181,11 +254,14 @@ static void read_frames(struct bufferevent *bev, tcp_conn *c)
 				free(c);
 			return;
 		}
-		if (c->refs > TCP_MAX_PENDING) {
-			c->paused = true;
-			bufferevent_disable(c->bev, EV_READ);
-		}
+		update_reading(c);
 	}
+	/* What is left is part of a query: it has TCP_QUERY_MS to be whole. */
+	if (!c->paused && evbuffer_get_length(in) && !c->partial_ms) {
+		c->partial_ms = worker_ms(w);
+		timer_at(c, c->partial_ms + TCP_QUERY_MS, c->partial_ms);
+	}
+	maybe_finish(c);
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
@@ -199,34 +275,29 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
+	tcp_conn *c = arg;
 	(void)bev;
-	maybe_finish(arg);
+	update_reading(c);  /* the answers were read: read queries again */
+	maybe_finish(c);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
 	tcp_conn *c = arg;
 	if (what & BEV_EVENT_CONNECTED) {
-		/* the handshake is done: from now on only the idle timeout counts */
-		if (c->hs_timer) {
-			event_free(c->hs_timer);
-			c->hs_timer = NULL;
-		}
+		/* the handshake is done: from now on the query and idle deadlines */
+		c->hs_until_ms = 0;
+		c->active_ms = worker_ms(c->w);
 		touch(c);
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
-		c->eof = true;  /* answer what is queued or in flight, then close */
+		c->eof = true;  /* answer what is buffered or in flight, then close */
 		bufferevent_disable(bev, EV_READ);
-		maybe_finish(c);
+		on_read(bev, c);
 		return;
 	}
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && c->refs) {
-		/* Idle only counts while nothing is in flight. */
-		bufferevent_enable(bev, EV_READ);
-		return;
-	}
-	conn_close(c);
+	conn_close(c);  /* an error, or no writing progress (the write timeout) */
 }
 
 /* Makes room under the cap: closes the least recently active idle one. */
@@ -244,11 +315,33 @@ static bool make_room(worker *w)
 	return false;
 }
 
-static void on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
+	tcp_conn *c = arg;
 	(void)fd;
 	(void)what;
-	conn_close(arg);
+	uint64_t now = worker_ms(c->w);
+	c->timer_ms = 0;
+	if ((c->hs_until_ms && now >= c->hs_until_ms) ||
+	    (c->partial_ms && now >= c->partial_ms + TCP_QUERY_MS)) {
+		c->w->stats.dropped++;
+		conn_close(c);
+		return;
+	}
+	uint64_t at = c->active_ms + TCP_IDLE_MS;
+	if (!c->hs_until_ms && now >= at) {
+		if (!c->refs && !out_len(c)) {
+			conn_close(c);
+			return;
+		}
+		at = now + TCP_IDLE_MS;  /* busy on our side: idle counts from now */
+		c->active_ms = now;
+	}
+	if (c->hs_until_ms && c->hs_until_ms < at)
+		at = c->hs_until_ms;
+	if (c->partial_ms && c->partial_ms + TCP_QUERY_MS < at)
+		at = c->partial_ms + TCP_QUERY_MS;
+	timer_at(c, at, now);
 }
 
 static struct bufferevent *wrap_plain(worker *w, evutil_socket_t fd)
@@ -290,23 +383,47 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 		free(c);
 		return;
 	}
-	if (s->k->handshake_ms) {
-		struct timeval hs = { .tv_sec = s->k->handshake_ms / 1000,
-				      .tv_usec = (s->k->handshake_ms % 1000) * 1000 };
-		c->hs_timer = evtimer_new(w->base, on_handshake_timeout, c);
-		if (!c->hs_timer || evtimer_add(c->hs_timer, &hs) < 0) {
-			if (c->hs_timer)
-				event_free(c->hs_timer);
-			bufferevent_free(c->bev);
-			free(c);
-			return;
-		}
+	c->timer = evtimer_new(w->base, on_timer, c);
+	if (!c->timer) {
+		bufferevent_free(c->bev);
+		free(c);
+		return;
 	}
+	uint64_t now = worker_ms(w);
+	c->active_ms = now;
+	if (s->k->handshake_ms) {
+		c->hs_until_ms = now + s->k->handshake_ms;
+		timer_at(c, c->hs_until_ms, now);
+	} else {
+		timer_at(c, now + TCP_IDLE_MS, now);
+	}
+	/* Idle is the timer's; the write timeout ends a client that reads nothing. */
 	struct timeval idle = { .tv_sec = TCP_IDLE_MS / 1000, .tv_usec = (TCP_IDLE_MS % 1000) * 1000 };
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-	bufferevent_set_timeouts(c->bev, &idle, &idle);
+	bufferevent_set_timeouts(c->bev, NULL, &idle);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	list_push_front(conns(w), c);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	tcp_server *s = arg;
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(s->lev);
+}
+
+/* accept() failed. Out of descriptors (or memory), the listening socket
+ * stays readable: without a pause the loop would spin on it. */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	tcp_server *s = arg;
+	int e = EVUTIL_SOCKET_ERROR();
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM)
+		return;
+	struct timeval tv = { .tv_sec = 0, .tv_usec = TCP_ACCEPT_PAUSE_MS * 1000 };
+	if (s->resume && evtimer_add(s->resume, &tv) == 0)
+		evconnlistener_disable(lev);
 }
 
 tcp_server *tcp_server_new(worker *w, const cfg_addr *a, bool reuseport, char *err, size_t errlen)
@@ -342,10 +459,20 @@ tcp_server *tcp_server_new_kind(worker *w, const cfg_addr *a, bool reuseport, co
 	s->w = w;
 	s->k = k;
 	s->lev = evconnlistener_new(w->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1, fd);
-	if (!s->lev) {
+	s->resume = evtimer_new(w->base, on_resume, s);
+	if (!s->lev || !s->resume) {
+		if (s->lev)
+			evconnlistener_free(s->lev);
+		else
+			close(fd);
+		if (s->resume)
+			event_free(s->resume);
 		free(s);
+		fd = -1;
+		errno = ENOMEM;
 		goto fail;
 	}
+	evconnlistener_set_error_cb(s->lev, on_accept_error);
 	return s;
 fail:
 	snprintf(err, errlen, "cannot listen on %s/%s: %s", cfg_addr_format(a, name), k->name,
@@ -360,6 +487,7 @@ void tcp_server_free(tcp_server *s)
 	if (!s)
 		return;
 	evconnlistener_free(s->lev);
+	event_free(s->resume);
 	free(s);
 }
 

@@ -27,9 +27,12 @@ struct bufferevent;
 typedef struct tcp_server tcp_server;
 typedef struct tcp_conn tcp_conn;
 
-#define TCP_IDLE_MS 10000        /* close a connection quiet this long */
+#define TCP_IDLE_MS 10000        /* close a connection with no query this long */
+#define TCP_QUERY_MS 5000        /* a query must be whole this long after its first
+				    octet arrived (slowloris), whatever the idle time */
 #define TCP_MAX_CONNS 1024       /* all workers together; each gets its share */
 #define TCP_MAX_PENDING 128      /* queries in flight per connection, then stop reading */
+#define TCP_OUTPUT_PAUSE (64 << 10) /* unread answers past which reading stops */
 #define TCP_MAX_OUTPUT (1 << 20) /* unread answers; past this the client is closed */
 
 /* What a stream listener makes of an accepted socket. */

@@ -17,6 +17,7 @@ static const struct {
 	{ "explain", cmd_explain, "say what would happen to one lookup, and why" },
 	{ "firewall", cmd_firewall, "print an nftables ruleset that keeps a LAN's DNS on embargo" },
 	{ "report", cmd_report, "print which clients reached which vendor, from a running daemon" },
+	{ "rpz", cmd_rpz, "print the policy in force as a Response Policy Zone" },
 };
 
 static void usage(FILE *out)

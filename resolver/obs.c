@@ -272,6 +272,13 @@ static void expo_touch(obs_worker *o, const query_event *e)
 void obs_query(worker *w, const query_event *e)
 {
 	obs_worker *o = w->obs;
+	if (e->ratelimited) {
+		OBS_INC(o->ratelimited);
+		if (e->dropped) {
+			qlog_write(w, e);
+			return;
+		}
+	}
 	OBS_INC(o->answers[e->t][e->rcode < OBS_RCODES ? e->rcode : OBS_RCODES - 1]);
 	OBS_ADD(o->latency_sum_us, e->latency_us);
 	if (e->cached)

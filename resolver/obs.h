@@ -39,6 +39,8 @@ typedef struct query_event {
 	int upstream;             /* index in daemon_ctx.upstreams, or -1 */
 	uint64_t latency_us;      /* from arrival to answer */
 	int64_t now;              /* policy time, seconds */
+	bool ratelimited;         /* over the client's `ratelimit` (a TC answer, or dropped) */
+	bool dropped;             /* no answer was sent (a rate-limited drop) */
 } query_event;
 
 #define OBS_RCODES 24          /* RCODE counters; higher ones count as the last */
@@ -95,6 +97,7 @@ typedef struct obs_expo_table {
 typedef struct obs_worker {
 	uint64_t answers[TRANSPORT_COUNT][OBS_RCODES];
 	uint64_t cached, stale;
+	uint64_t ratelimited;     /* UDP queries over the client's rate */
 	uint64_t latency_sum_us;
 	obs_upstream_stats *up;   /* one per upstream */
 	size_t n_up;
@@ -117,6 +120,8 @@ void obs_worker_policy_changed(obs_worker *o);
  * names its rule. -1 for NULL. */
 int obs_rule_ref(worker *w, const policy_rule *r);
 
+/* Once per answered query, and once per query dropped by the rate limit
+ * (e->dropped: no answer counted). */
 void obs_query(worker *w, const query_event *e);
 
 /* One upstream attempt ended: its round trip, or a failure. */

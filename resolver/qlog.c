@@ -306,6 +306,8 @@ uint64_t qlog_write_errors(const qlog *ql)
 /* What the log says a query's outcome was. */
 static const char *action_of(const query_event *e, const obs_rule *rule)
 {
+	if (e->ratelimited)
+		return "ratelimited";
 	switch (e->verdict) {
 	case POLICY_BLOCK: return rule ? cfg_action_name(rule->action) : "block";
 	case POLICY_AUDIT: return "audit";
@@ -343,6 +345,8 @@ void qlog_append(worker *w, const query_event *e)
 		.cached = e->cached,
 		.stale = e->stale,
 		.cloaked = e->cloaked,
+		.ratelimited = e->ratelimited,
+		.dropped = e->dropped,
 	};
 	char line[QLOG_LINE_MAX];
 	size_t n = qlog_format(w->cfg->log.format, &r, line, sizeof(line));

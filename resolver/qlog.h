@@ -71,7 +71,7 @@ static inline void qlog_write(worker *w, const query_event *e)
 	if (lq == CFG_LOGQ_OFF)
 		return;
 	if (e->verdict == POLICY_BLOCK || lq == CFG_LOGQ_ALL ||
-	    (lq == CFG_LOGQ_AUDITED && e->verdict != POLICY_PASS))
+	    (lq == CFG_LOGQ_AUDITED && e->verdict != POLICY_PASS) || e->ratelimited)
 		qlog_append(w, e);
 }
 
@@ -83,7 +83,8 @@ static inline void qlog_write(worker *w, const query_event *e)
  *    "qname":"s01.upd.kaspersky.com","qtype":"A","rcode":"NOERROR",
  *    "action":"sinkhole","vendor":"kaspersky","rule":"updates","upstream":null,
  *    "latency_us":12,"cached":false}
- *   with "stale":true and "cloaked":true only when true.
+ *   with "stale":true, "cloaked":true and "ratelimited":true only when true;
+ *   a rate-limited query that got no answer has "rcode":null (text: "-").
  * Text (space-separated; "-" for none):
  *   TIME CLIENT TRANSPORT QNAME QTYPE RCODE ACTION VENDOR/RULE UPSTREAM LATENCYus [cached] [stale] [cloaked]
  *   2026-11-23T19:00:00.123Z 127.0.0.1 udp s01.upd.kaspersky.com A NOERROR sinkhole kaspersky/updates - 12us
@@ -101,6 +102,8 @@ typedef struct qlog_rec {
 	const char *upstream;      /* "127.0.0.1:53", or NULL */
 	uint64_t latency_us;
 	bool cached, stale, cloaked;
+	bool ratelimited;          /* action "ratelimited" */
+	bool dropped;              /* no answer: no rcode */
 } qlog_rec;
 
 /* Formats one line, newline included, into buf. Returns its length, or 0

@@ -170,7 +170,7 @@ size_t qlog_format(cfg_log_format f, const qlog_rec *r, char *buf, size_t cap)
 		qname = name;
 		qtype = qlog_type_name(r->qtype, tb);
 	}
-	const char *rcode = qlog_rcode_name(r->rcode, rb);
+	const char *rcode = r->dropped ? NULL : qlog_rcode_name(r->rcode, rb);
 	cfg_ip_format(r->client, ip);
 
 	if (f == CFG_LOGF_TEXT) {
@@ -184,7 +184,7 @@ size_t qlog_format(cfg_log_format f, const qlog_rec *r, char *buf, size_t cap)
 		put(&o, " ", 1);
 		put_str(&o, qtype ? qtype : "-");
 		put(&o, " ", 1);
-		put_str(&o, rcode);
+		put_str(&o, rcode ? rcode : "-");
 		put(&o, " ", 1);
 		put_str(&o, r->action);
 		put(&o, " ", 1);
@@ -206,6 +206,8 @@ size_t qlog_format(cfg_log_format f, const qlog_rec *r, char *buf, size_t cap)
 			put(&o, " stale", 6);
 		if (r->cloaked)
 			put(&o, " cloaked", 8);
+		if (r->ratelimited)
+			put(&o, " ratelimited", 12);
 	} else {
 		put_str(&o, "{\"time\":\"");
 		put_time(&o, r->time_ms);
@@ -234,6 +236,8 @@ size_t qlog_format(cfg_log_format f, const qlog_rec *r, char *buf, size_t cap)
 			put_str(&o, ",\"stale\":true");
 		if (r->cloaked)
 			put_str(&o, ",\"cloaked\":true");
+		if (r->ratelimited)
+			put_str(&o, ",\"ratelimited\":true");
 		put(&o, "}", 1);
 	}
 	put(&o, "\n", 1);

@@ -16,14 +16,36 @@
 
 #include "resolver/cache.h"
 #include "resolver/fwd.h"
+#include "resolver/ratelimit.h"
 
 /* What is known about a query when it is answered. */
 typedef struct answer_info {
 	const query_meta *meta;
 	bool cached, stale, cloaked;
+	bool ratelimited;
 	int upstream;
 	int rule_ref;           /* overrides meta's for a block found in the chain */
 } answer_info;
+
+/*
+ * Answers embargo makes up itself (blocks with their EDE text, errors) go
+ * to UDP clients at most this many times the size of the query (its
+ * question and OPT), whose source may be spoofed: past it the EDE text is
+ * cut to "vendor/rule", then dropped, then the answer is a bare TC. With the
+ * bundled policy whole answers are 3.1-4.1 times a typical query; TCP and
+ * TLS get the whole text always.
+ */
+#define SYNTH_UDP_RATIO 5
+
+static size_t synth_cap(const client *c, const wire_query *q)
+{
+	size_t cap = client_answer_cap(c, q);
+	if (c->t != TRANSPORT_UDP)
+		return cap;
+	size_t qlen = (q->has_question ? q->question_end : WIRE_HDR_LEN) +
+		      (q->edns ? 11 + q->edns_opts_len : 0);
+	return SYNTH_UDP_RATIO * qlen < cap ? SYNTH_UDP_RATIO * qlen : cap;
+}
 
 static bool access_allowed(const cfg *c, const cfg_ip *ip)
 {
@@ -53,14 +75,55 @@ static void send_and_report(worker *w, const client *c, const wire_query *q, siz
 		.upstream = a->upstream,
 		.latency_us = worker_us(w) - c->t0_us,
 		.now = worker_now(w),
+		.ratelimited = a->ratelimited,
 	};
 	obs_query(w, &e);
+}
+
+/*
+ * The `ratelimit` of UDP clients (TCP and TLS need a handshake, so their
+ * source is real, and are bounded by the connection cap instead). True when
+ * the query was over its network's rate and has been dealt with: a TC
+ * answer without records (action truncate, for a query that can be
+ * answered) or nothing.
+ */
+static bool rate_limited(worker *w, const client *c, const wire_query *q, bool answerable,
+			 const query_meta *meta)
+{
+	const cfg_ratelimit *rc = &w->cfg->ratelimit;
+	if (!w->rl || c->t != TRANSPORT_UDP)
+		return false;
+	for (size_t i = 0; i < rc->n_exempt; i++)
+		if (cfg_net_contains(&rc->exempt[i], &c->ip))
+			return false;
+	if (ratelimit_allow(w->rl, &c->ip, worker_ms(w)))
+		return false;
+	if (answerable && rc->action == CFG_RL_TRUNCATE) {
+		size_t n = wire_build_tc(q, w->out, client_answer_cap(c, q));
+		answer_info a = { .meta = meta, .upstream = -1, .rule_ref = -1, .ratelimited = true };
+		send_and_report(w, c, q, n, &a);
+		return true;
+	}
+	query_event e = {
+		.t = c->t,
+		.client = &c->ip,
+		.q = q,
+		.verdict = POLICY_PASS,
+		.rule_ref = -1,
+		.upstream = -1,
+		.latency_us = worker_us(w) - c->t0_us,
+		.now = worker_now(w),
+		.ratelimited = true,
+		.dropped = true,
+	};
+	obs_query(w, &e);
+	return true;
 }
 
 static void send_error(worker *w, const client *c, const wire_query *q, uint16_t rcode,
 		       int32_t ede, const char *text, const query_meta *meta)
 {
-	size_t n = wire_build_error(q, rcode, ede, text, w->out, client_answer_cap(c, q));
+	size_t n = wire_build_error(q, rcode, ede, text, w->out, synth_cap(c, q));
 	answer_info a = { .meta = meta, .upstream = -1, .rule_ref = meta->rule_ref };
 	send_and_report(w, c, q, n, &a);
 }
@@ -87,7 +150,7 @@ static void send_block(worker *w, const client *c, const wire_query *q, const po
 	case POLICY_ANS_NONE: b.kind = WIRE_BLOCK_NODATA; break;
 	}
 	w->stats.blocked++;
-	size_t n = wire_build_block(q, &b, w->out, client_answer_cap(c, q));
+	size_t n = wire_build_block(q, &b, w->out, synth_cap(c, q));
 	query_meta meta = { .verdict = POLICY_BLOCK, .rule_ref = obs_rule_ref(w, m->rule) };
 	answer_info a = { .meta = &meta, .cloaked = cloaked, .upstream = up,
 			  .rule_ref = meta.rule_ref };
@@ -187,6 +250,8 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 	int rc = wire_parse_query(pkt, len, &q);
 
 	w->stats.queries[c->t]++;
+	if (rc != WIRE_EDROP && rate_limited(w, c, &q, rc == WIRE_OK, &no_rule))
+		return;
 	switch (rc) {
 	case WIRE_OK:
 		break;
@@ -213,6 +278,15 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 	}
 	if (q.qclass == WIRE_CLASS_CH) {
 		answer_chaos(w, c, &q, &no_rule);
+		return;
+	}
+	if (q.qtype == WIRE_TYPE_ANY && c->t == TRANSPORT_UDP) {
+		/* RFC 8482: ANY over UDP is the amplifier's favourite. A TC answer
+		 * is no larger than the query; real clients ask again over TCP,
+		 * where ANY is forwarded (and the policy applies) as usual. */
+		size_t n = wire_build_tc(&q, w->out, client_answer_cap(c, &q));
+		answer_info a = { .meta = &no_rule, .upstream = -1, .rule_ref = -1 };
+		send_and_report(w, c, &q, n, &a);
 		return;
 	}
 

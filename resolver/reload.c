@@ -81,6 +81,8 @@ static void warn_restart_only(const cfg *old, const cfg *new)
 		keys[n++] = "cache.entries";
 	if (old->exposure_clients != new->exposure_clients)
 		keys[n++] = "exposure-clients";
+	if (!old->rpz.zone && new->rpz.zone)
+		keys[n++] = "rpz";  /* its listeners are bound at start (xfr.c) */
 	for (size_t i = 0; i < n; i++)
 		log_warn("reload", "%s changed: it takes effect at the next restart", keys[i]);
 }
@@ -111,6 +113,14 @@ void daemon_reload(daemon_ctx *d, const char *why)
 		return;
 	}
 	cfg_diags_free(&diags);
+	for (size_t i = 0; i < c->warnings.n; i++) {
+		const cfg_diag *g = &c->warnings.v[i];
+		if (g->line)
+			log_warn("reload", "%s:%u:%u: warning: %s", g->file ? g->file : "", g->line,
+				 g->col, g->msg);
+		else
+			log_warn("reload", "%s: warning: %s", g->file ? g->file : "", g->msg);
+	}
 	cli_stamp(c);
 	warn_restart_only(d->cfg, c);
 	cfg_drop_names(c);  /* the snapshot has them now */

@@ -30,6 +30,7 @@
 #include "resolver/upstream.h"
 #include "resolver/updot.h"
 #include "resolver/watch.h"
+#include "resolver/xfr.h"
 
 #define WORKERS_MAX 64
 #define HOUSE_INTERVAL_S 60        /* floor checks */
@@ -221,6 +222,7 @@ static void daemon_free(daemon_ctx *d)
 {
 	/* these live on workers[0]'s event base: free them before it */
 	http_free(d->http);
+	xfr_free(d->xfr);
 	if (d->sig_term)
 		event_free(d->sig_term);
 	if (d->sig_int)
@@ -376,6 +378,8 @@ static int run(daemon_ctx *d, const serve_opts *o)
 		return 1;
 	d->watch = watch_new(d);
 	if (d->cfg->http_set && !(d->http = http_new(d, err, sizeof(err))))
+		goto fail;
+	if (d->cfg->rpz.zone && !(d->xfr = xfr_new(d, err, sizeof(err))))
 		goto fail;
 	/* every socket is bound: the pid file, then root is no longer needed */
 	if ((o->pidfile && privs_write_pidfile(o->pidfile, err, sizeof(err)) < 0) ||

@@ -32,6 +32,7 @@
 
 #include "resolver/log.h"
 #include "resolver/obs.h"
+#include "resolver/tcp_frame.h"
 
 typedef enum conn_state { C_IDLE = 0, C_CONNECTING, C_UP } conn_state;
 
@@ -336,14 +337,9 @@ static void on_read(struct bufferevent *bev, void *arg)
 	updot_pool *p = c->u->p;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	while (c->bev == bev) {
-		uint8_t hdr[2];
-		if (evbuffer_copyout(in, hdr, 2) < 2)
+		size_t len;
+		if (tcp_frame_pull(in, 0, p->rbuf, &len) != TCP_FRAME_READY)
 			break;
-		size_t len = (size_t)hdr[0] << 8 | hdr[1];
-		if (evbuffer_get_length(in) < len + 2)
-			break;
-		evbuffer_drain(in, 2);
-		evbuffer_remove(in, p->rbuf, len);
 		if (len < 12) {
 			p->w->stats.upstream_mismatch++;
 			continue;

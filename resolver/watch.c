@@ -114,6 +114,10 @@ void watch_reset(watch *wt)
 		add_path(wt, c->tls.certificate, false);
 		add_path(wt, c->tls.key, false);
 	}
+	/* the policies' list files (domains-file, hosts-file, allow-file) */
+	for (size_t v = 0; v < c->n_vendors; v++)
+		for (size_t i = 0; i < c->vendors[v].n_lists; i++)
+			add_path(wt, c->vendors[v].lists[i].path, false);
 	/* a policy folder also gains and loses files: watch it for any *.yaml */
 	for (size_t i = 0; i < c->n_policy_paths; i++) {
 		const char *slash = strrchr(c->policy_paths[i], '/');

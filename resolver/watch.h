@@ -1,7 +1,8 @@
 /*
  * watch.h: reload on file change. inotify watches the folders that hold
- * the config file and the policy files (editors replace files by renaming,
- * so watching the files themselves would lose them), and a change to one
+ * the config file, the policy files and their list files (editors replace
+ * files by renaming, so watching the files themselves would lose them), and
+ * a change to one
  * of those files, or to any *.yaml in a policy folder, reloads after a
  * short quiet period, so that a burst of writes is one reload.
  */

@@ -47,6 +47,7 @@ enum {
 	WIRE_RCODE_NXDOMAIN = 3,
 	WIRE_RCODE_NOTIMP = 4,
 	WIRE_RCODE_REFUSED = 5,
+	WIRE_RCODE_YXDOMAIN = 6,   /* a DNAME result too long (RFC 6672): an answer */
 	WIRE_RCODE_BADVERS = 16,
 };
 
@@ -59,6 +60,7 @@ enum {
 	WIRE_TYPE_TXT = 16,
 	WIRE_TYPE_DNAME = 39,
 	WIRE_TYPE_OPT = 41,
+	WIRE_TYPE_ANY = 255,
 	WIRE_CLASS_IN = 1,
 	WIRE_CLASS_CH = 3,
 };
@@ -202,9 +204,10 @@ typedef struct wire_block {
  * keep the negative answer at most ttl seconds (RFC 2308). If the client sent
  * EDNS: an OPT (UDP 1232, version 0, its DO bit) with the EDE option when
  * ede_code != WIRE_EDE_NONE. When the answer does not fit in cap, the EDE text
- * is dropped first (INFO-CODE kept); if it still does not fit, TC is set and
- * only header + question (+ OPT) are sent. Returns the length, or 0 when not
- * even that fits.
+ * is cut to its short form first (up to its first ": ", the "vendor/rule" of
+ * "vendor/rule: basis"), then dropped (INFO-CODE kept); if it still does not
+ * fit, TC is set and only header + question (+ OPT) are sent. Returns the
+ * length, or 0 when not even that fits.
  */
 size_t wire_build_block(const wire_query *q, const wire_block *b, uint8_t *out, size_t cap);
 
@@ -217,6 +220,14 @@ size_t wire_build_block(const wire_query *q, const wire_block *b, uint8_t *out, 
  */
 size_t wire_build_error(const wire_query *q, uint16_t rcode, int32_t ede_code,
 			const char *ede_text, uint8_t *out, size_t cap);
+
+/*
+ * Builds a NOERROR answer with TC set and no records: header, question and
+ * (with client EDNS) an OPT, so a UDP client asks again over TCP. Used for
+ * ANY over UDP (RFC 8482) and rate-limited UDP clients. Returns the length,
+ * or 0 when it does not fit.
+ */
+size_t wire_build_tc(const wire_query *q, uint8_t *out, size_t cap);
 
 /*
  * Builds a NOERROR answer with one TXT record (owner: the question's name,
@@ -270,8 +281,10 @@ typedef struct wire_reply {
  *                   not ours, possibly spoofed; keep waiting;
  *   WIRE_EMALFORMED shorter than a header, an unreadable question, a bad or
  *                   truncated record (unless TC is set: then r->partial), a
- *                   compression loop, an OPT outside the additional section
- *                   or two OPTs.
+ *                   compression loop, a CNAME/DNAME target compressed into
+ *                   the TYPE..RDLENGTH of a record (it would change with the
+ *                   TTLs the cache rewrites), an OPT outside the additional
+ *                   section or two OPTs.
  * Octets after the last declared record are ignored.
  */
 int wire_check_reply(const uint8_t *pkt, size_t len, uint16_t expect_id,
@@ -281,10 +294,11 @@ int wire_check_reply(const uint8_t *pkt, size_t len, uint16_t expect_id,
 /*
  * Rewrites an upstream reply (already accepted by wire_check_reply, whose *r
  * is passed) for the client, as a recursive service answers (RA set, AA
- * clear), with the client's ID and question case; the reply's
- * OPT kept only if the client sent EDNS (otherwise it is removed, together
- * with any additional RR after it, since pointers there could refer into the
- * removed bytes); octets after the last record dropped. If that exceeds cap:
+ * clear), with the client's ID and question case; an OPT only if the client
+ * sent EDNS, and then ours (wire_opt_own; added when the reply had none),
+ * otherwise it is removed; any additional RR after the reply's OPT is
+ * removed either way, since pointers there could refer into the removed
+ * bytes; octets after the last record dropped. If that exceeds cap:
  * first the additional section is dropped (no TC needed, RFC 2181 9); if
  * still too big, or the reply was partial, TC is set and only header +
  * question (+ an OPT of our own if the client sent EDNS) are sent. Returns
@@ -292,6 +306,18 @@ int wire_check_reply(const uint8_t *pkt, size_t len, uint16_t expect_id,
  */
 size_t wire_reply_to_client(const uint8_t *reply, size_t len, const wire_reply *r,
 			    const wire_query *q, uint8_t *out, size_t cap);
+
+/*
+ * Makes the OPT record at pkt[opt_start..opt_end), the message's last, ours
+ * (RFC 6891: it describes this hop, not the upstream's): UDP size
+ * WIRE_EDNS_UDP, version 0, of the flags only DO (as found: the caller sets
+ * it to the client's), the extended RCODE kept, and of the options only the
+ * upstream's EDE (its word on the answer; cookies, padding, NSID or
+ * anything echoed are not the client's). Returns the new end of the
+ * message (at most opt_end), or opt_end unchanged when the record is not a
+ * well-formed OPT.
+ */
+size_t wire_opt_own(uint8_t *pkt, size_t opt_start, size_t opt_end);
 
 /* Name helpers (also used by the daemon and the tests). */
 

@@ -24,6 +24,7 @@ enum {
 /* How much of the answer to send, from everything to the bare minimum. */
 typedef enum wire_level {
 	WIRE_LEVEL_FULL = 0,
+	WIRE_LEVEL_SHORT_TEXT, /* EXTRA-TEXT up to its first ": " ("vendor/rule") */
 	WIRE_LEVEL_NO_TEXT,   /* EDE INFO-CODE without EXTRA-TEXT */
 	WIRE_LEVEL_TC,        /* TC, header + question + OPT (INFO-CODE only) */
 	WIRE_LEVEL_COUNT,
@@ -49,16 +50,31 @@ void wire_buf_answer_header(wire_buf *b, const wire_query *q, uint16_t rcode, bo
 	wire_buf_u16(b, ar);
 }
 
+/* The length of the short form of an EDE text: up to its first ": ", 0
+ * when it has none (the short form would be the whole text). */
+static size_t wire_ede_short_len(const char *text)
+{
+	const char *colon = text ? strstr(text, ": ") : NULL;
+	return colon ? (size_t)(colon - text) : 0;
+}
+
 void wire_buf_opt(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
 		  const char *ede_text)
+{
+	wire_buf_opt_n(b, rcode, dnssec_ok, ede_code, ede_text,
+		       ede_text ? strnlen(ede_text, WIRE_EDE_TEXT_MAX + 1) : 0);
+}
+
+void wire_buf_opt_n(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
+		    const char *ede_text, size_t ede_text_len)
 {
 	/* TTL field: extended RCODE (upper 8 of 12 bits) | version 0 | DO. */
 	uint32_t ttl = (uint32_t)((rcode >> 4) & 0xFF) << 24 | (dnssec_ok ? WIRE_OPT_DO : 0);
 	size_t text_len = 0;
 
 	if (ede_code >= 0 && ede_text != NULL) {
-		/* Bounded scan: RDATA and option lengths are 16 bits. */
-		text_len = strnlen(ede_text, WIRE_EDE_TEXT_MAX + 1);
+		/* RDATA and option lengths are 16 bits. */
+		text_len = ede_text_len;
 		if (text_len > WIRE_EDE_TEXT_MAX)
 			text_len = 0;   /* absurd; send the code alone */
 	}
@@ -174,9 +190,12 @@ static size_t wire_build_level(const wire_query *q, uint16_t rcode, const wire_b
 		wire_buf_sink(&b, q, blk);
 	if (soa)
 		wire_buf_soa(&b, q, blk);
-	if (q->edns)
-		wire_buf_opt(&b, rcode, q->edns_do, ede_code,
-			     level == WIRE_LEVEL_FULL ? ede_text : NULL);
+	if (q->edns) {
+		const char *text = level <= WIRE_LEVEL_SHORT_TEXT ? ede_text : NULL;
+		size_t text_len = !text ? 0 : level == WIRE_LEVEL_FULL
+			? strnlen(text, WIRE_EDE_TEXT_MAX + 1) : wire_ede_short_len(text);
+		wire_buf_opt_n(&b, rcode, q->edns_do, ede_code, text, text_len);
+	}
 	return b.fail ? 0 : b.len;
 }
 
@@ -193,6 +212,9 @@ static size_t wire_build(const wire_query *q, uint16_t rcode, const wire_block *
 	for (int l = WIRE_LEVEL_FULL; l < WIRE_LEVEL_COUNT; l++) {
 		/* Without text, FULL and NO_TEXT are the same message. */
 		if (l == WIRE_LEVEL_NO_TEXT && (ede_text == NULL || ede_code < 0 || !q->edns))
+			continue;
+		if (l == WIRE_LEVEL_SHORT_TEXT &&
+		    (ede_code < 0 || !q->edns || !wire_ede_short_len(ede_text)))
 			continue;
 		size_t n = wire_build_level(q, rcode, blk, ede_code, ede_text, (wire_level)l, out, cap);
 		if (n)
@@ -222,6 +244,14 @@ size_t wire_build_error(const wire_query *q, uint16_t rcode, int32_t ede_code,
 			const char *ede_text, uint8_t *out, size_t cap)
 {
 	return wire_build(q, rcode, NULL, ede_code, ede_text, out, cap);
+}
+
+size_t wire_build_tc(const wire_query *q, uint8_t *out, size_t cap)
+{
+	if (q == NULL || out == NULL)
+		return 0;
+	return wire_build_level(q, WIRE_RCODE_NOERROR, NULL, WIRE_EDE_NONE, NULL, WIRE_LEVEL_TC,
+				out, cap);
 }
 
 size_t wire_build_txt(const wire_query *q, const char *text, uint32_t ttl, uint8_t *out, size_t cap)

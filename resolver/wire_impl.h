@@ -110,11 +110,28 @@ typedef struct wire_rr {
  * the fixed fields and RDATA lie within len. 0 or WIRE_EMALFORMED. */
 int wire_rr_read(const uint8_t *pkt, size_t len, size_t pos, wire_rr *rr);
 
+/*
+ * wire_read_name, refusing names that use any octet marked in `avoid` (a
+ * bitmap, bit i for octet i, of WIRE_AVOID_OCTETS octets; NULL: none). The
+ * reply check marks the fixed fields of the records it walked (TYPE, CLASS,
+ * TTL, RDLENGTH): no server compresses a name into them, and the TTLs
+ * change when a reply is served from the cache, so a name read through them
+ * would decode differently for the client than it did for the policy.
+ * Only octets a pointer can reach need a bit: a target is at most
+ * WIRE_PTR_MAX and a name runs on at most WIRE_NAME_MAX octets from there.
+ */
+#define WIRE_AVOID_OCTETS (WIRE_PTR_MAX + 1 + WIRE_NAME_MAX)
+int wire_read_name_avoid(const uint8_t *pkt, size_t len, size_t pos, const uint8_t *avoid,
+			 uint8_t out[WIRE_NAME_MAX], size_t *out_len, size_t *end);
+
 /* Writes an OPT RR: UDP size WIRE_EDNS_UDP, the extended RCODE bits of
  * `rcode`, version 0, DO as given, and an EDE option when ede_code >= 0
  * (text only when ede_text is non-NULL). */
 void wire_buf_opt(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
 		  const char *ede_text);
+/* The same with the first ede_text_len octets of ede_text as the text. */
+void wire_buf_opt_n(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
+		    const char *ede_text, size_t ede_text_len);
 
 /* Writes a header echoing q (ID, opcode, RD, CD) with QR and RA set. */
 void wire_buf_answer_header(wire_buf *b, const wire_query *q, uint16_t rcode, bool tc,

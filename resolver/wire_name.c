@@ -24,8 +24,24 @@ const char *wire_strerror(int status)
 	}
 }
 
+/* Whether any of the n octets from `from` is marked in the map (see
+ * wire_read_name_avoid); octets past the map are never marked. */
+static bool wire_avoided(const uint8_t *avoid, size_t from, size_t n)
+{
+	for (size_t i = from; avoid && i < from + n && i < WIRE_AVOID_OCTETS; i++)
+		if (avoid[i >> 3] & (1u << (i & 7)))
+			return true;
+	return false;
+}
+
 int wire_read_name(const uint8_t *pkt, size_t len, size_t pos,
 		   uint8_t out[WIRE_NAME_MAX], size_t *out_len, size_t *end)
+{
+	return wire_read_name_avoid(pkt, len, pos, NULL, out, out_len, end);
+}
+
+int wire_read_name_avoid(const uint8_t *pkt, size_t len, size_t pos, const uint8_t *avoid,
+			 uint8_t out[WIRE_NAME_MAX], size_t *out_len, size_t *end)
 {
 	size_t n = 0;            /* octets written to out */
 	size_t seg = pos;        /* start of the current label run */
@@ -39,7 +55,7 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t pos,
 			return WIRE_EMALFORMED;
 		uint8_t c = pkt[pos];
 		if ((c & 0xC0) == 0xC0) {
-			if (pos + 1 >= len)
+			if (pos + 1 >= len || wire_avoided(avoid, pos, 2))
 				return WIRE_EMALFORMED;
 			size_t target = (size_t)(c & 0x3F) << 8 | pkt[pos + 1];
 			/* Strictly before the current run, and not into the header. */
@@ -53,7 +69,7 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t pos,
 		if (c & 0xC0)    /* 0x40 (extended, obsolete) and 0x80 (reserved) */
 			return WIRE_EMALFORMED;
 		if (c == 0) {
-			if (n + 1 > WIRE_NAME_MAX)
+			if (n + 1 > WIRE_NAME_MAX || wire_avoided(avoid, pos, 1))
 				return WIRE_EMALFORMED;
 			out[n++] = 0;
 			if (after == 0)
@@ -62,7 +78,8 @@ int wire_read_name(const uint8_t *pkt, size_t len, size_t pos,
 		}
 		/* Label: length octet + c octets, within the packet and the name
 		 * limit (leaving room for the root octet). */
-		if (c > len - pos - 1 || n + 1 + c + 1 > WIRE_NAME_MAX)
+		if (c > len - pos - 1 || n + 1 + c + 1 > WIRE_NAME_MAX ||
+		    wire_avoided(avoid, pos, 1 + (size_t)c))
 			return WIRE_EMALFORMED;
 		out[n++] = c;
 		for (size_t i = 1; i <= c; i++)

@@ -31,14 +31,17 @@ static bool wire_soa_minimum(const uint8_t *pkt, const wire_rr *rr, uint32_t *mi
 	return true;
 }
 
-/* Keeps the target of a CNAME/DNAME; the name must fill its RDATA. */
-static int wire_take_target(const uint8_t *pkt, const wire_rr *rr, wire_reply *r)
+/* Keeps the target of a CNAME/DNAME; the name must fill its RDATA and not
+ * be read through the fixed fields marked in avoid (see wire_impl.h). */
+static int wire_take_target(const uint8_t *pkt, const wire_rr *rr, const uint8_t *avoid,
+			    wire_reply *r)
 {
 	uint8_t name[WIRE_NAME_MAX];
 	size_t n, end;
 
 	/* The packet up to the RDATA's end: pointers may reach anywhere before. */
-	if (wire_read_name(pkt, rr->end, rr->rdata, name, &n, &end) != WIRE_OK || end != rr->end)
+	if (wire_read_name_avoid(pkt, rr->end, rr->rdata, avoid, name, &n, &end) != WIRE_OK ||
+	    end != rr->end)
 		return WIRE_EMALFORMED;
 	if (r->n_chain >= WIRE_CHAIN_MAX) {
 		r->chain_overflow = true;
@@ -55,6 +58,11 @@ static int wire_walk(const uint8_t *pkt, size_t len, size_t pos, wire_reply *r)
 {
 	const size_t an = r->ancount, ns = r->nscount, ar = r->arcount;
 	wire_rr rr;
+	/* Fixed fields of the answer records so far: chain targets are read
+	 * from the answer section, with pointers only backwards. */
+	uint8_t avoid[WIRE_AVOID_OCTETS / 8 + 1];
+	size_t mapped = len < WIRE_AVOID_OCTETS ? len : WIRE_AVOID_OCTETS;
+	memset(avoid, 0, mapped / 8 + 1);
 
 	for (size_t i = 0; i < an + ns + ar; i++) {
 		if (i == an + ns)
@@ -67,6 +75,8 @@ static int wire_walk(const uint8_t *pkt, size_t len, size_t pos, wire_reply *r)
 			break;
 		}
 		pos = rr.end;
+		for (size_t k = rr.owner_end; i < an && k < rr.rdata && k < mapped; k++)
+			avoid[k >> 3] |= (uint8_t)(1u << (k & 7));
 		if (rr.type == WIRE_TYPE_OPT) {
 			if (i < an + ns || r->edns)
 				return WIRE_EMALFORMED;
@@ -84,7 +94,7 @@ static int wire_walk(const uint8_t *pkt, size_t len, size_t pos, wire_reply *r)
 			continue;   /* additional records carry no TTL we rely on */
 		uint32_t ttl = wire_ttl(rr.ttl);
 		if (i < an && (rr.type == WIRE_TYPE_CNAME || rr.type == WIRE_TYPE_DNAME)) {
-			if (wire_take_target(pkt, &rr, r) != WIRE_OK)
+			if (wire_take_target(pkt, &rr, avoid, r) != WIRE_OK)
 				return WIRE_EMALFORMED;
 		}
 		if (i >= an && rr.type == WIRE_TYPE_SOA) {
@@ -137,6 +147,37 @@ int wire_check_reply(const uint8_t *pkt, size_t len, uint16_t expect_id,
 	return wire_walk(pkt, len, r->question_end, r);
 }
 
+size_t wire_opt_own(uint8_t *pkt, size_t opt_start, size_t opt_end)
+{
+	/* root owner, TYPE, CLASS, TTL, RDLENGTH, RDATA */
+	if (!pkt || opt_end < opt_start + 11 || pkt[opt_start] != 0 ||
+	    wire_get16(pkt + opt_start + 1) != WIRE_TYPE_OPT)
+		return opt_end;
+	uint8_t *p = pkt + opt_start;
+	size_t rdlen = wire_get16(p + 9);
+	if (opt_start + 11 + rdlen != opt_end)
+		return opt_end;
+	wire_put16(p + 3, WIRE_EDNS_UDP);
+	p[6] = 0;                          /* version */
+	p[7] &= 0x80;                      /* flags: DO only */
+	p[8] = 0;
+	uint8_t *o = p + 11;
+	size_t in = 0, out = 0;
+	while (rdlen - in >= 4) {
+		uint16_t code = wire_get16(o + in);
+		size_t n = wire_get16(o + in + 2);
+		if (n > rdlen - in - 4)
+			break;
+		if (code == WIRE_OPT_EDE) {
+			memmove(o + out, o + in, 4 + n);
+			out += 4 + n;
+		}
+		in += 4 + n;
+	}
+	wire_put16(p + 9, (uint16_t)out);
+	return opt_start + 11 + out;
+}
+
 /* Header + question (+ OPT) with TC: the reply did not fit or is partial. */
 static size_t wire_truncated(const wire_reply *r, const wire_query *q, uint8_t *out, size_t cap)
 {
@@ -174,21 +215,28 @@ size_t wire_reply_to_client(const uint8_t *reply, size_t len, const wire_reply *
 	if (r->partial)
 		return wire_truncated(r, q, out, cap);
 
-	/* Without client EDNS the OPT goes, with whatever follows it. */
-	bool strip = r->edns && !q->edns;
-	if (strip && (r->opt_start < r->ar_start || r->opt_end > r->end))
+	/* Without client EDNS the OPT goes, with whatever follows it; with
+	 * it, what follows goes and the OPT becomes ours. */
+	if (r->edns && (r->opt_start < r->ar_start || r->opt_end > r->end))
 		return 0;
-	size_t n = strip ? r->opt_start : r->end;
-	uint16_t arcount = strip ? r->opt_index : r->arcount;
+	size_t n = !r->edns ? r->end : q->edns ? r->opt_end : r->opt_start;
+	uint16_t arcount = !r->edns ? r->arcount : (uint16_t)(r->opt_index + (q->edns ? 1 : 0));
+	bool add_opt = q->edns && !r->edns;   /* an upstream without EDNS */
 
-	if (n <= cap) {
+	if (n + (add_opt ? 11 : 0) <= cap) {
 		memcpy(out, reply, n);
 		wire_put16(out + WIRE_OFF_ARCOUNT, arcount);
-		if (r->edns && q->edns && r->opt_ttl + 4 <= n) {
+		if (r->edns && q->edns) {
+			n = wire_opt_own(out, r->opt_start, n);
 			/* The DO bit answers the client's, whatever the upstream says
 			 * (RFC 3225). */
 			uint8_t *hi = out + r->opt_ttl + 2;
 			*hi = (uint8_t)(q->edns_do ? *hi | 0x80 : *hi & 0x7f);
+		} else if (add_opt) {
+			wire_buf b = { .p = out, .cap = cap, .len = n };
+			wire_buf_opt(&b, r->rcode, q->edns_do, WIRE_EDE_NONE, NULL);
+			wire_put16(out + WIRE_OFF_ARCOUNT, (uint16_t)(arcount + 1));
+			n = b.len;
 		}
 	} else if (r->ar_start + (q->edns ? 11 : 0) <= cap) {
 		/* Drop the additional section (no TC needed), keep our OPT. */

@@ -18,6 +18,8 @@
 #include "resolver/listen_udp.h"
 #include "resolver/log.h"
 #include "resolver/obs.h"
+#include "resolver/ratelimit.h"
+#include "resolver/xfr.h"
 
 #define STOP_GRACE_MS 1000
 
@@ -150,6 +152,35 @@ void worker_policy_changed(worker *w)
 	/* A cached answer may hold a CNAME chain into a name that is now
 	 * blocked, or be a plain entry whose hits skip the policy walk. */
 	cache_flush(w->cache);
+	if (w->id == 0)
+		xfr_policy_changed(w->d->xfr);  /* the RPZ zone may change too */
+}
+
+/* The rate limiter `c` asks for: the one this worker has when its options
+ * are the same (the buckets are kept), else a new one, or none. A table
+ * that cannot be made leaves the worker unlimited, and says so. */
+static void worker_take_ratelimit(worker *w, const cfg *c)
+{
+	const cfg_ratelimit *rc = &c->ratelimit;
+	ratelimit_opts o = {
+		.qps = rc->qps,
+		.burst = rc->burst,
+		.ipv4_prefix = rc->ipv4_prefix,
+		.ipv6_prefix = rc->ipv6_prefix,
+		.entries = rc->entries,
+	};
+	if (rc->on && ratelimit_same(w->rl, &o))
+		return;
+	ratelimit_free(w->rl);
+	w->rl = NULL;
+	if (!rc->on)
+		return;
+	if (getrandom(o.seed, sizeof(o.seed), 0) != (ssize_t)sizeof(o.seed))
+		o.seed[0] = (uint64_t)arc4random() << 32 | arc4random();
+	w->rl = ratelimit_new(&o);
+	if (!w->rl)
+		log_err("ratelimit", "worker %u: out of memory for %u buckets: not rate limiting",
+			w->id, rc->entries);
 }
 
 /* A reload: take over the daemon's new config and policy, then tell the
@@ -163,6 +194,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	w->cfg = d->cfg;
 	w->pol = d->pol;
 	tls_worker_take_ctx(w);  /* a reloaded certificate, for new connections */
+	worker_take_ratelimit(w, w->cfg);
 	obs_worker_policy_changed(w->obs);  /* old rule pointers may be reused */
 	worker_policy_changed(w);
 	evtimer_del(w->policy_timer);
@@ -309,6 +341,7 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 		worker_free(w);
 		return NULL;
 	}
+	worker_take_ratelimit(w, w->cfg);
 	arm_policy_timer(w);
 	return w;
 }
@@ -333,6 +366,7 @@ void worker_free(worker *w)
 	fwd_free(w->fwd);
 	cache_free(w->cache);
 	obs_worker_free(w->obs);
+	ratelimit_free(w->rl);
 	if (w->stop_ev)
 		event_free(w->stop_ev);
 	if (w->policy_timer)

@@ -66,6 +66,22 @@ static void test_drop_names(void **state)
 	cfg_drop_names(NULL);
 }
 
+/* A policy folder with no *.yaml in it is no error: no vendors (it once
+ * handed qsort a NULL array; the ASan + UBSan build checks; fuzz_config). */
+static void test_empty_policy_folder(void **state)
+{
+	tctx *t = *state;
+	tmkdir(t, "empty");
+	twrite(t, "empty/notes.txt", "not a policy\n");
+	const char *p = twrite(t, "embargo.yaml", "policies: [empty/]\n");
+	cfg *c = cfg_load(p, &t->diags);
+	texpect(t, NULL);
+	assert_non_null(c);
+	assert_int_equal(c->n_policy_paths, 0);
+	assert_int_equal(c->n_vendors, 0);
+	cfg_free(c);
+}
+
 static void test_duplicate_vendor(void **state)
 {
 	tctx *t = *state;
@@ -172,6 +188,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		TEST(test_load_ok),
 		TEST(test_drop_names),
+		TEST(test_empty_policy_folder),
 		TEST(test_duplicate_vendor),
 		TEST(test_exempt_unknown),
 		TEST(test_errors_everywhere),

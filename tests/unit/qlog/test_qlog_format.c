@@ -60,6 +60,26 @@ static void test_json_blocked(void **state)
 		",\"cached\":true,\"stale\":true,\"cloaked\":true}\n"));
 }
 
+/* A rate-limited query: truncated (an answer, TC) or dropped (none). */
+static void test_ratelimited(void **state)
+{
+	(void)state;
+	qlog_rec r = {
+		.time_ms = T0, .t = TRANSPORT_UDP, .client = &v4, .qname = s01, .qtype = 1,
+		.rcode = 0, .action = "ratelimited", .latency_us = 3, .ratelimited = true,
+	};
+	assert_string_equal(fmt(CFG_LOGF_JSON, &r),
+		"{\"time\":\"2026-11-23T19:00:00.123Z\",\"client\":\"127.0.0.1\",\"transport\":\"udp\","
+		"\"qname\":\"s01.upd.kaspersky.com\",\"qtype\":\"A\",\"rcode\":\"NOERROR\","
+		"\"action\":\"ratelimited\",\"vendor\":null,\"rule\":null,"
+		"\"upstream\":null,\"latency_us\":3,\"cached\":false,\"ratelimited\":true}\n");
+	r.dropped = true;
+	assert_non_null(strstr(fmt(CFG_LOGF_JSON, &r), "\"rcode\":null,\"action\":\"ratelimited\""));
+	assert_string_equal(fmt(CFG_LOGF_TEXT, &r),
+		"2026-11-23T19:00:00.123Z 127.0.0.1 udp s01.upd.kaspersky.com A - ratelimited - - 3us "
+		"ratelimited\n");
+}
+
 static void test_json_forwarded(void **state)
 {
 	(void)state;
@@ -205,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_json_blocked),
 		cmocka_unit_test(test_json_forwarded),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_ratelimited),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_times),

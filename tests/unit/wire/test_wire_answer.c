@@ -4,6 +4,7 @@
  */
 #include "wire_test.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define EDE_TEXT "kaspersky/updates: U.S. Commerce BIS Final Determination ICTS-2021-002"
@@ -280,10 +281,22 @@ static void test_fit(void **state)
 	size_t full = wire_build_block(&q, &b, out, sizeof(out));
 	size_t text = strlen(EDE_TEXT);
 
-	/* One octet short: the text goes, the code and the SOA stay. */
+	/* One octet short: the text is cut to its "vendor/rule" (up to ": "),
+	 * the code and the SOA stay. */
+	size_t short_len = (size_t)(strstr(EDE_TEXT, ": ") - EDE_TEXT);
+	char short_text[64];
+	snprintf(short_text, sizeof(short_text), "%.*s", (int)short_len, EDE_TEXT);
 	size_t n = wire_build_block(&q, &b, out, full - 1);
-	assert_int_equal(n, full - text);
+	assert_int_equal(n, full - text + short_len);
 	ldns_pkt *lp = check_header(out, n, &q, LDNS_RCODE_NXDOMAIN);
+	assert_false(ldns_pkt_tc(lp));
+	check_ede(lp, WIRE_EDE_CENSORED, short_text);
+	ldns_pkt_free(lp);
+
+	/* Shorter than that: the text goes, the code and the SOA stay. */
+	n = wire_build_block(&q, &b, out, full - text + short_len - 1);
+	assert_int_equal(n, full - text);
+	lp = check_header(out, n, &q, LDNS_RCODE_NXDOMAIN);
 	assert_false(ldns_pkt_tc(lp));
 	check_soa(lp, "kaspersky.com", 300, b.serial);
 	check_ede(lp, WIRE_EDE_CENSORED, NULL);

@@ -224,6 +224,63 @@ static void test_compression_loops(void **state)
 	assert_int_equal(wire_read_name(p.b, p.n, prev, name, &nl, &end), WIRE_EMALFORMED);
 }
 
+/* A CNAME target compressed into a TTL (or another fixed field) would read
+ * differently once the cache counts the TTL down: refused (fuzz_reply). */
+static void test_target_in_fixed_fields(void **state)
+{
+	(void)state;
+	tq_pkt p;
+	wire_reply r;
+
+	/* An A record with TTL 256 (00 00 01 00), then a CNAME whose target
+	 * points at the TTL's last octet, 0: the root, until it is 255. */
+	hand_reply(&p, 2);
+	tq_u16(&p, 0xC00C);
+	tq_u16(&p, LDNS_RR_TYPE_A);
+	tq_u16(&p, 1);
+	size_t ttl_at = p.n;
+	tq_u32(&p, 256);
+	tq_u16(&p, 4);
+	tq_bytes(&p, "\300\0\2\1", 4);
+	tq_u16(&p, 0xC00C);
+	tq_u16(&p, LDNS_RR_TYPE_CNAME);
+	tq_u16(&p, 1);
+	tq_u32(&p, 60);
+	tq_u16(&p, 2);
+	tq_u16(&p, (uint16_t)(0xC000 | (ttl_at + 3)));
+	assert_int_equal(check(p.b, p.n, 5, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_EMALFORMED);
+
+	/* A CNAME pointing into its own RDLENGTH (00 02: the root, too). */
+	hand_reply(&p, 1);
+	tq_u16(&p, 0xC00C);
+	tq_u16(&p, LDNS_RR_TYPE_CNAME);
+	tq_u16(&p, 1);
+	tq_u32(&p, 60);
+	size_t rdlen_at = p.n;
+	tq_u16(&p, 2);
+	tq_u16(&p, (uint16_t)(0xC000 | rdlen_at));
+	assert_int_equal(check(p.b, p.n, 5, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_EMALFORMED);
+
+	/* The same target name compressed into the A record's RDATA is fine:
+	 * RDATA is never rewritten. */
+	hand_reply(&p, 2);
+	tq_u16(&p, 0xC00C);
+	tq_u16(&p, LDNS_RR_TYPE_A);
+	tq_u16(&p, 1);
+	tq_u32(&p, 256);
+	tq_u16(&p, 4);
+	size_t rdata_at = p.n;
+	tq_bytes(&p, "\1a\0\1", 4);
+	tq_u16(&p, 0xC00C);
+	tq_u16(&p, LDNS_RR_TYPE_CNAME);
+	tq_u16(&p, 1);
+	tq_u32(&p, 60);
+	tq_u16(&p, 2);
+	tq_u16(&p, (uint16_t)(0xC000 | rdata_at));
+	assert_int_equal(check(p.b, p.n, 5, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
+	assert_chain(&r, 0, "a");
+}
+
 static void test_negative_ttl(void **state)
 {
 	(void)state;
@@ -570,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_dname),
 		cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_compression_loops),
+		cmocka_unit_test(test_target_in_fixed_fields),
 		cmocka_unit_test(test_negative_ttl),
 		cmocka_unit_test(test_opt_rcode),
 		cmocka_unit_test(test_chain_overflow),
