@@ -35,6 +35,7 @@
 #include "resolver/listen_tcp.h"
 #include "resolver/log.h"
 #include "resolver/query.h"
+#include "resolver/tcp_frame.h"
 #include "resolver/updot.h"
 #include "resolver/upsock.h"
 
@@ -356,16 +357,13 @@ static void on_tcp_read(struct bufferevent *bev, void *arg)
 	fwd_req *r = arg;
 	worker *w = r->f->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	uint8_t hdr[2];
-	if (evbuffer_copyout(in, hdr, 2) < 2)
+	size_t len;
+	tcp_frame_status st = tcp_frame_pull(in, WIRE_HDR_LEN, r->f->rbuf, &len);
+	if (st == TCP_FRAME_MORE)
 		return;
-	size_t len = (size_t)hdr[0] << 8 | hdr[1];
-	if (evbuffer_get_length(in) < len + 2)
-		return;
-	evbuffer_drain(in, 2);
-	evbuffer_remove(in, r->f->rbuf, len);
 	wire_reply rep;
-	if (wire_check_reply(r->f->rbuf, len, r->id, r->q.qname, r->q.qtype, r->q.qclass, &rep) !=
+	if (st == TCP_FRAME_BAD ||
+	    wire_check_reply(r->f->rbuf, len, r->id, r->q.qname, r->q.qtype, r->q.qclass, &rep) !=
 	    WIRE_OK) {
 		w->stats.upstream_mismatch++;
 		attempt_failed(r, OBS_UP_ERROR);

@@ -7,7 +7,8 @@
  * how many are buffered), so it is fuzzed on its own; tcp_frame_pull applies
  * it to a libevent input buffer, which is what the stream readers call: the
  * client listeners (listen_tcp.c, whose connections also carry listen_tls.c's
- * DoT) and the DoT upstream connections (updot.c).
+ * DoT), the DoT upstream connections (updot.c) and the TCP fallback to
+ * upstreams after a truncated answer (fwd.c).
  */
 #ifndef EMBARGO_RESOLVER_TCP_FRAME_H
 #define EMBARGO_RESOLVER_TCP_FRAME_H
