@@ -197,9 +197,10 @@ def table(d):
         col = "p99s_ms" if not math.isnan(e["p99s_ms"]) else "p99_ms"
         best = min((agg[(p, s)][col] for p in PEERS if (p, s) in agg), default=float("nan"))
         c = agg.get(("ceiling", s))
-        checks.append(("%s: p99 %s@20k <= best peer's (%s ms; the ceiling's: %s ms)" %
-                       (s, "sent " if col == "p99s_ms" else "", f_ms(best), f_ms(c[col]) if c else "n/a"),
-                       f_ms(e[col]) + " ms", ok(e[col] <= best)))
+        ms = lambda x: f_ms(x) + ("" if math.isinf(x) or math.isnan(x) else " ms")
+        checks.append(("%s: p99 %s@20k <= best peer's (%s; the ceiling's: %s)" %
+                       (s, "sent " if col == "p99s_ms" else "", ms(best), ms(c[col]) if c else "n/a"),
+                       ms(e[col]), ok(e[col] <= best)))
     rss = lambda srv: max((agg[(srv, s)]["rss_kib"] for s in SCENARIOS if (srv, s) in agg), default=float("nan"))
     r = rss("embargo") / rss("dnsmasq")
     checks.append(("RSS (largest after a scenario) <= 0.75 x dnsmasq's (%.1f MiB)" % (rss("dnsmasq") / 1024),
