@@ -17,6 +17,7 @@
  * load keeps the one in use.
  */
 #include <event2/event.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,7 @@ static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 	cfg_free(d->old_cfg);
 	d->old_pol = NULL;
 	d->old_cfg = NULL;
+	malloc_trim(0);  /* glibc keeps the old policy's freed pages resident */
 	d->reload_ok = true;
 	d->reload_time = (int64_t)time(NULL);
 	d->policy_version++;

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -462,6 +463,8 @@ int cmd_serve(int argc, char **argv)
 		return CLI_EXIT_INVALID;
 	}
 	cfg_drop_names(d->cfg);  /* the snapshot has them now */
+	/* glibc keeps the memory freed while loading resident: give it back. */
+	malloc_trim(0);
 	clock_gettime(CLOCK_MONOTONIC, &d->clock_mono0);
 	d->clock_pinned = pinned;
 	d->clock_at = at;
