@@ -230,6 +230,9 @@ typedef struct cfg {
 	char *user;                  /* NULL: keep the current user */
 	char *state_file;            /* the clock floor's state; NULL: none */
 	bool hide_version;           /* CHAOS version/policy queries get REFUSED */
+	bool minimal_responses;      /* default true: a positive answer to a query
+					without DO loses its authority and
+					additional records (wire_reply_is_minimal) */
 	uint32_t workers;            /* default 1; 0 means one per CPU ("auto") */
 	uint32_t exposure_clients;   /* (client, vendor) entries kept for /exposure,
 					least recently seen evicted; default 10000, 0: off */

@@ -652,6 +652,17 @@ static int k_hide_version(yr *r, const char *name, void *obj)
 	return 0;
 }
 
+static int k_minimal_responses(yr *r, const char *name, void *obj)
+{
+	/* yes/no as in unbound.conf, true/false as hide-version */
+	static const char *const names[] = {"no", "yes", "false", "true"};
+	int v;
+	if (yr_enum(r, name, "value", names, 4, &v) < 0)
+		return -1;
+	((dctx *)obj)->c->minimal_responses = v & 1;
+	return 0;
+}
+
 /* A path relative to the config's folder, like `policies`. */
 static int k_state_file(yr *r, const char *name, void *obj)
 {
@@ -726,6 +737,7 @@ static const yr_field daemon_fields[] = {
 	{"user", k_user, false},
 	{"state-file", k_state_file, false},
 	{"hide-version", k_hide_version, false},
+	{"minimal-responses", k_minimal_responses, false},
 	{"workers", k_workers, false},
 	{"exposure-clients", k_exposure_clients, false},
 	{"rpz", k_rpz, false},
@@ -740,6 +752,7 @@ static void set_defaults(cfg *c)
 	c->cache.entries = 100000;
 	c->cache.min_ttl = 0;
 	c->cache.max_ttl = 86400;
+	c->minimal_responses = true;
 	c->sinkhole.ipv4.family = 4;
 	c->sinkhole.ipv6.family = 6;
 	c->sinkhole.ttl = 300;

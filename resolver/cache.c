@@ -1,31 +1,31 @@
 /*
- * cache.c: the response cache's table, CLOCK and inserts (see cache.h);
- * answers are written by cache_answer.c.
+ * cache.c: the response cache's index and clock (see cache.h and
+ * cache_impl.h); entries are stored by cache_store.c, served by
+ * cache_answer.c, and live in cache_slab.c's pages.
  *
- * Layout: a chained hash table (buckets, a power of two >= entries, sized
- * once) over entries that each live in one malloc: a 48-octet header, the
- * offsets of the TTL fields, the reply, the chain names. A dense array of
- * slots holds every entry for the CLOCK hand: a hit sets the entry's
- * reference bit, the hand clears it once and evicts the entry on its next
- * pass if no hit came meanwhile. An evicted entry's slot goes to the newcomer
- * just behind the hand, so a new entry gets a whole revolution to be hit.
+ * The index is a table of 64-bit cells (key hash | entry ref), open
+ * addressing with linear probing: a lookup compares hashes in one or two
+ * lines of cells and reads only the entry whose hash matches; the entries
+ * of other names are never touched. Deleting shifts the rest of the
+ * cluster back, so no tombstones pile up.
  *
- * At insert the stored copy is made ready to serve: question lower-cased
- * (the key compares with memcmp, the client's case is copied in at hit
- * time), RA set, AA clear, the OPT's DO bit the query's (RFC 3225; DO is
- * in the key, so every client of the entry asked the same), each TTL clamped to the entry's lifetime, records
- * after the OPT dropped, so the OPT, when there is one, is last and can be
- * cut off for a client without EDNS by copying less.
+ * The clock needs no memory of its own: its hand sweeps the slab, page by
+ * page along the slab's ring (new pages join just behind the hand), block
+ * by block. A hit sets the entry's reference bit, the hand clears it once
+ * and evicts the entry on its next pass if no hit came meanwhile. The
+ * block an eviction frees is the first its size class hands out again, so
+ * a newcomer of that size lands just behind the hand and gets a whole
+ * revolution to be hit; one of another size lands in a block freed
+ * earlier, or on a new page, also behind the hand.
  *
  * The hash is SipHash-1-3 keyed from cache_opts.seed, so names chosen by a
- * client cannot pile up in one chain.
+ * client cannot pile up in one cluster.
  */
 #include "resolver/cache_impl.h"
 #include "resolver/siphash.h"
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const cache_stats cache_no_stats;
 
@@ -63,6 +63,12 @@ static uint64_t siphash13(const uint64_t k[2], const uint8_t *in, size_t n)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+static uint32_t key_hash(const cache *c, const uint8_t *b, size_t n)
+{
+	uint64_t h = siphash13(c->o.seed, b, n);
+	return (uint32_t)(h ^ h >> 32);
+}
+
 void cache_key_make(const cache *c, const wire_query *q, cache_key *k)
 {
 	size_t n = q->qname_len;
@@ -76,89 +82,185 @@ void cache_key_make(const cache *c, const wire_query *q, cache_key *k)
 	k->bits = (uint8_t)((q->edns_do ? CE_DO : 0) | (q->cd ? CE_CD : 0));
 	k->b[n + 4] = k->bits;
 	k->name_len = (uint8_t)n;
-	k->hash = (uint32_t)siphash13(c->o.seed, k->b, n + 5);
+	k->hash = key_hash(c, k->b, n + 5);
 }
 
-cache_entry **cache_lookup(cache *c, const cache_key *k)
+/* The hash of a stored entry's key: its question is the lower-cased key. */
+static uint32_t entry_hash(const cache *c, const cache_entry *e)
 {
-	cache_entry **link = &c->buckets[k->hash & c->mask];
+	uint8_t b[WIRE_NAME_MAX + 5];
+	size_t n = wire_name_len(e->reply + WIRE_HDR_LEN, WIRE_NAME_MAX);
 
-	for (cache_entry *e = *link; e; link = &e->next, e = *link) {
-		/* The stored question is the lower-cased key: qname, qtype, qclass. */
-		if (e->hash == k->hash && (e->flags & CE_KEY) == k->bits &&
-		    e->qname_len == k->name_len &&
-		    memcmp(cache_entry_reply(e) + WIRE_HDR_LEN, k->b, (size_t)k->name_len + 4) == 0)
-			return link;
+	memcpy(b, e->reply + WIRE_HDR_LEN, n + 4);
+	b[n + 4] = (uint8_t)(e->flags & CE_KEY);
+	return key_hash(c, b, n + 5);
+}
+
+static inline uint32_t home(const cache *c, uint32_t hash)
+{
+	return (uint32_t)(((uint64_t)hash * c->n_cells) >> 32);
+}
+
+static inline uint32_t next_cell(const cache *c, uint32_t i)
+{
+	return i + 1 == c->n_cells ? 0 : i + 1;
+}
+
+long cache_find(const cache *c, const cache_key *k)
+{
+	size_t klen = (size_t)k->name_len + 4;
+
+	for (uint32_t i = home(c, k->hash);; i = next_cell(c, i)) {
+		uint64_t cell = c->cells[i];
+		if (cell == 0)
+			return -1;
+		if ((uint32_t)(cell >> 32) != k->hash)
+			continue;
+		const cache_entry *e = cache_entry_at(c, (cache_ref)cell);
+		/* The stored question is the lower-cased key: qname, qtype,
+		 * qclass. A stored reply shorter than the key's question cannot
+		 * hold it (and memcmp must not read past it). */
+		if ((e->flags & CE_KEY) == k->bits && ce_len(e) >= WIRE_HDR_LEN + klen &&
+		    memcmp(e->reply + WIRE_HDR_LEN, k->b, klen) == 0)
+			return (long)i;
 	}
-	return NULL;
 }
 
-static cache_entry **link_of(cache *c, const cache_entry *e)
+void cache_add(cache *c, uint32_t hash, cache_ref ref)
 {
-	cache_entry **link = &c->buckets[e->hash & c->mask];
-
-	while (*link != e)
-		link = &(*link)->next;
-	return link;
+	uint32_t i = home(c, hash);
+	while (c->cells[i] != 0)
+		i = next_cell(c, i);
+	c->cells[i] = (uint64_t)hash << 32 | ref;
+	c->st.entries++;
+	c->st.bytes = c->slab.bytes;
 }
 
-/* Unlinks and frees e; its slot is left for the caller to fill or compact. */
-static void entry_drop(cache *c, cache_entry **link)
+/* Empties cell i and moves back the cells of its cluster that may sit
+ * there: each stays at or after its home. */
+static void cell_delete(cache *c, uint32_t i)
 {
-	cache_entry *e = *link;
+	for (uint32_t j = next_cell(c, i);; j = next_cell(c, j)) {
+		uint64_t cell = c->cells[j];
+		if (cell == 0)
+			break;
+		uint32_t h = home(c, (uint32_t)(cell >> 32));
+		/* Movable to i unless its home lies cyclically in (i, j]. */
+		bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+		if (!stays) {
+			c->cells[i] = cell;
+			i = j;
+		}
+	}
+	c->cells[i] = 0;
+}
 
-	*link = e->next;
+/* The cell of the entry ref, whose key hashes to hash. */
+static uint32_t cell_of(const cache *c, uint32_t hash, cache_ref ref)
+{
+	uint64_t want = (uint64_t)hash << 32 | ref;
+	uint32_t i = home(c, hash);
+	while (c->cells[i] != want)
+		i = next_cell(c, i);
+	return i;
+}
+
+/* Frees the entry's memory and counts it out; its cell is the caller's. */
+static void entry_drop(cache *c, cache_ref ref)
+{
 	c->st.entries--;
-	c->st.bytes -= cache_entry_size(e);
-	free(e);
+	slab_free(&c->slab, ref);
+	c->st.bytes = c->slab.bytes;
 }
 
-/* Drops the entry at *link and closes the gap in the slots by moving the
- * last one in. */
-void cache_entry_remove(cache *c, cache_entry **link)
+void cache_remove_at(cache *c, long i)
 {
-	uint32_t i = (*link)->slot, last = c->used - 1;
+	cache_ref ref = (cache_ref)c->cells[i];
 
-	entry_drop(c, link);
-	if (i != last) {
-		c->slots[i] = c->slots[last];
-		c->slots[i]->slot = i;
-	}
-	c->slots[last] = NULL;
-	c->used = last;
+	cell_delete(c, (uint32_t)i);
+	entry_drop(c, ref);
+}
+
+void cache_replace_at(cache *c, long i, cache_ref ref)
+{
+	cache_ref old = (cache_ref)c->cells[i];
+
+	c->cells[i] = (c->cells[i] & 0xFFFFFFFF00000000ULL) | ref;
+	entry_drop(c, old);
+	c->st.entries++;
+}
+
+/* Drops entry ref: its cell (found by hashing its key) and its memory. */
+static void evict_ref(cache *c, cache_ref ref)
+{
+	cell_delete(c, cell_of(c, entry_hash(c, cache_entry_at(c, ref)), ref));
+	entry_drop(c, ref);
 }
 
 bool cache_entry_dead(const cache *c, const cache_entry *e, uint64_t now_ms)
 {
-	uint64_t age = cache_age_ms(e, now_ms), life = (uint64_t)e->life * 1000;
+	uint64_t age = cache_age_ms(c, e, now_ms), life = (uint64_t)ce_life(e) * 1000;
 
 	return age >= life && (c->o.stale_max == 0 || age - life > (uint64_t)c->o.stale_max * 1000);
 }
 
-/* The cache is full: evicts one entry with the CLOCK and returns its slot,
- * now empty; the hand moves past it. Ends within two revolutions. */
-static uint32_t clock_evict(cache *c, uint64_t now_ms)
+/* Ends within two revolutions: the first clears every reference bit. */
+void cache_evict(cache *c, uint64_t now_ms)
 {
-	for (;;) {
-		if (c->hand >= c->used)
-			c->hand = 0;
-		cache_entry *e = c->slots[c->hand];
+	cache_slab *s = &c->slab;
+
+	while (s->hand_page != SLAB_NONE) {
+		const slab_page *p = &s->pages[s->hand_page];
+		if (s->hand_block >= p->carved) {
+			s->hand_page = p->ring_next;
+			s->hand_block = 0;
+			continue;
+		}
+		cache_ref ref = s->hand_page << SLAB_BLOCK_BITS | s->hand_block;
+		cache_entry *e = cache_entry_at(c, ref);
+		s->hand_block++;
+		if (e->flags == CE_FREE)
+			continue;
 		bool dead = cache_entry_dead(c, e, now_ms);
 		if (!dead && (e->flags & CE_REF)) {
 			e->flags &= (uint8_t)~CE_REF;
-			c->hand++;
 			continue;
 		}
-		uint32_t slot = c->hand;
 		if (dead)
 			c->st.expired++;
 		else
 			c->st.evictions++;
-		entry_drop(c, link_of(c, e));
-		c->slots[slot] = NULL;
-		c->hand = slot + 1;
-		return slot;
+		evict_ref(c, ref);
+		return;
 	}
+}
+
+void cache_rebase(cache *c, uint64_t now_ms)
+{
+	/* Entries born more than 2^30 ms (12 days) ago go; the rest keep
+	 * their age. */
+	uint64_t base = now_ms - (1ULL << 30);
+	cache_slab *s = &c->slab;
+	for (uint32_t pn = 1; pn < s->n_pages; pn++) {
+		/* An eviction may empty the page: re-read it each time. */
+		for (uint32_t b = 0; s->pages[pn].mem && b < s->pages[pn].carved; b++) {
+			cache_ref ref = pn << SLAB_BLOCK_BITS | b;
+			cache_entry *e = cache_entry_at(c, ref);
+			if (e->flags == CE_FREE)
+				continue;
+			uint64_t born = c->base + e->born;
+			if (born >= base) {
+				e->born = (uint32_t)(born - base);
+				continue;
+			}
+			if (cache_entry_dead(c, e, now_ms))
+				c->st.expired++;
+			else
+				c->st.evictions++;
+			evict_ref(c, ref);
+		}
+	}
+	c->base = base;
 }
 
 cache *cache_new(const cache_opts *o)
@@ -171,20 +273,26 @@ cache *cache_new(const cache_opts *o)
 	if (c == NULL)
 		return NULL;
 	c->o = *o;
+	slab_init(&c->slab);
 	if (o->entries == 0)
 		return c;
-	size_t nb = 1;
-	while (nb < o->entries)
-		nb <<= 1;
-	c->buckets = calloc(nb, sizeof(*c->buckets));
-	c->slots = calloc(o->entries, sizeof(*c->slots));
-	if (c->buckets == NULL || c->slots == NULL) {
+	/* At most 4 cells in 5 full; a whole line more for tiny caches. */
+	c->n_cells = o->entries + o->entries / 4 + 8;
+	c->cells = calloc(c->n_cells, sizeof(*c->cells));
+	if (c->cells == NULL) {
 		cache_free(c);
 		errno = ENOMEM;
 		return NULL;
 	}
-	c->mask = nb - 1;
 	return c;
+}
+
+void cache_set_minimal(cache *c, bool on)
+{
+	if (c == NULL || c->o.minimal == on)
+		return;
+	c->o.minimal = on;
+	cache_flush(c);   /* what is stored was stored the other way */
 }
 
 void cache_flush(cache *c)
@@ -192,14 +300,11 @@ void cache_flush(cache *c)
 	if (c == NULL)
 		return;
 	c->st.flushes++;
-	if (c->buckets == NULL)
+	if (c->cells == NULL)
 		return;
-	for (uint32_t i = 0; i < c->used; i++) {
-		free(c->slots[i]);
-		c->slots[i] = NULL;
-	}
-	memset(c->buckets, 0, (c->mask + 1) * sizeof(*c->buckets));
-	c->used = c->hand = 0;
+	slab_clear(&c->slab);
+	memset(c->cells, 0, (size_t)c->n_cells * sizeof(*c->cells));
+	c->based = false;
 	c->st.entries = 0;
 	c->st.bytes = 0;
 }
@@ -208,196 +313,12 @@ void cache_free(cache *c)
 {
 	if (c == NULL)
 		return;
-	if (c->slots)
-		for (uint32_t i = 0; i < c->used; i++)
-			free(c->slots[i]);
-	free(c->slots);
-	free(c->buckets);
+	slab_clear(&c->slab);
+	free(c->cells);
 	free(c);
 }
 
 const cache_stats *cache_get_stats(const cache *c)
 {
 	return c ? &c->st : &cache_no_stats;
-}
-
-/* ---- insert ---- */
-
-/* What one walk over a reply's records found. */
-typedef struct cache_scan {
-	size_t n_ttl;
-	bool soa;              /* a SOA in the authority section */
-	size_t opt_rdlen_at;   /* 0: no OPT */
-} cache_scan;
-
-/*
- * Walks the records before the OPT (or all of them without one), noting
- * the TTL offsets into offs (when not NULL). The reply passed
- * wire_check_reply; these checks only keep a wrong *r from reading out of
- * bounds.
- */
-static bool scan_records(const uint8_t *pkt, const wire_reply *r, uint16_t *offs, cache_scan *s)
-{
-	size_t an = r->ancount, ns = r->nscount;
-	size_t total = an + ns + (r->edns ? r->opt_index : r->arcount);
-	size_t len = r->edns ? r->opt_end : r->end, pos = r->question_end, p;
-
-	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < total; i++) {
-		if (wire_skip_name(pkt, len, pos, &p) != WIRE_OK || len - p < 10)
-			return false;
-		uint16_t type = get16(pkt + p);
-		size_t rdlen = get16(pkt + p + 8);
-		if (type == WIRE_TYPE_OPT || rdlen > len - p - 10)
-			return false;
-		if (offs)
-			offs[s->n_ttl] = (uint16_t)(p + 4);
-		s->n_ttl++;
-		if (i >= an && i < an + ns && type == WIRE_TYPE_SOA)
-			s->soa = true;
-		pos = p + 10 + rdlen;
-	}
-	if (!r->edns)
-		return pos == r->end;
-	if (pos != r->opt_start || wire_skip_name(pkt, len, pos, &p) != WIRE_OK || len - p < 10 ||
-	    get16(pkt + p) != WIRE_TYPE_OPT || p + 10 + get16(pkt + p + 8) != r->opt_end)
-		return false;
-	s->opt_rdlen_at = p + 8;
-	return true;
-}
-
-/* The entry's lifetime in seconds, 0 if the reply is not to be cached. */
-static uint32_t lifetime(const cache *c, const wire_reply *r, const cache_scan *s)
-{
-	uint32_t ttl = r->min_ttl;
-
-	if (r->tc || r->partial || r->chain_overflow)
-		return 0;
-	if (r->rcode == WIRE_RCODE_SERVFAIL)
-		return ttl < c->o.servfail_ttl ? ttl : c->o.servfail_ttl;
-	if (r->rcode == WIRE_RCODE_NXDOMAIN || (r->rcode == WIRE_RCODE_NOERROR && r->ancount == 0)) {
-		if (!s->soa)   /* RFC 2308 5: no SOA, no negative caching */
-			return 0;
-	} else if (r->rcode != WIRE_RCODE_NOERROR) {
-		return 0;
-	}
-	if (ttl == 0 || ttl == WIRE_TTL_NONE)
-		return 0;
-	if (ttl < c->o.min_ttl)
-		ttl = c->o.min_ttl;
-	return ttl < c->o.max_ttl ? ttl : c->o.max_ttl;
-}
-
-static void insert(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
-		   const wire_reply *r, uint64_t now_ms, uint8_t extra_flags)
-{
-	if (c == NULL || c->buckets == NULL)
-		return;
-	c->st.uncacheable++;   /* undone below once stored */
-	if (q == NULL || reply == NULL || r == NULL || !q->has_question || r->end > len ||
-	    r->question_end > r->end ||
-	    r->end > UINT16_MAX || r->question_end != WIRE_HDR_LEN + (size_t)q->qname_len + 4 ||
-	    (r->edns && (r->opt_start < r->ar_start || r->opt_end > r->end)) ||
-	    !wire_name_equal_ci(reply + WIRE_HDR_LEN, q->qname_len, q->qname, q->qname_len) ||
-	    get16(reply + r->question_end - 4) != q->qtype ||
-	    get16(reply + r->question_end - 2) != q->qclass)
-		return;
-	cache_scan s;
-	if (!scan_records(reply, r, NULL, &s))
-		return;
-	uint32_t life = lifetime(c, r, &s);
-	if (life == 0)
-		return;
-
-	size_t rlen = r->edns ? r->opt_end : r->end;
-	size_t chain_bytes = 0;
-	for (size_t i = 0; i < r->n_chain; i++)
-		chain_bytes += r->chain_len[i];
-	cache_entry *e = malloc(sizeof(*e) + s.n_ttl * 2 + rlen + chain_bytes);
-	if (e == NULL)
-		return;
-	e->n_ttl = (uint16_t)s.n_ttl;
-	e->len = (uint16_t)rlen;
-	e->chain_bytes = (uint16_t)chain_bytes;
-	scan_records(reply, r, e->ttl_off, &s);
-
-	uint8_t *w = cache_entry_reply(e);
-	memcpy(w, reply, rlen);
-	if (r->edns) {
-		/* the OPT says what we are, not what the upstream is (RFC 6891) */
-		rlen = wire_opt_own(w, r->opt_start, rlen);
-		e->len = (uint16_t)rlen;
-	}
-	uint8_t *ch = w + rlen;
-	for (size_t i = 0; i < r->n_chain; i++) {
-		memcpy(ch, r->chain[i], r->chain_len[i]);
-		ch += r->chain_len[i];
-	}
-
-	cache_key k;
-	cache_key_make(c, q, &k);
-	memcpy(w + WIRE_HDR_LEN, k.b, (size_t)k.name_len + 4);
-	put16(w, 0);
-	put16(w + 2, (uint16_t)((get16(w + 2) | WIRE_FLAG_RA) & ~(unsigned)(WIRE_FLAG_AA | WIRE_FLAG_TC)));
-	if (r->edns) {
-		put16(w + 10, (uint16_t)(r->opt_index + 1));
-		/* DO answers the query's (RFC 3225), as wire_reply_to_client does;
-		 * every client of this entry asked with the same DO (the key). */
-		uint8_t *hi = w + s.opt_rdlen_at - 2;
-		*hi = (uint8_t)(q->edns_do ? *hi | 0x80 : *hi & 0x7F);
-	}
-	bool servfail = r->rcode == WIRE_RCODE_SERVFAIL;
-	for (size_t i = 0; i < s.n_ttl; i++) {
-		uint8_t *t = w + e->ttl_off[i];
-		uint32_t v = get32(t);
-		if (v & 0x80000000u)   /* RFC 2181 8 */
-			v = 0;
-		if (!servfail && v < c->o.min_ttl)
-			v = c->o.min_ttl;
-		put32(t, v < life ? v : life);
-	}
-
-	e->born_ms = now_ms;
-	e->hash = k.hash;
-	e->life = life;
-	e->strip_len = (uint16_t)(r->edns ? r->opt_start : rlen);
-	e->strip_ar = (uint16_t)(r->edns ? r->opt_index : r->arcount);
-	e->opt_rdlen_at = (uint16_t)s.opt_rdlen_at;
-	e->ar_start = (uint16_t)r->ar_start;
-	e->rcode = r->rcode;
-	e->qname_len = k.name_len;
-	e->n_chain = (uint8_t)r->n_chain;
-	e->flags = (uint8_t)(k.bits | extra_flags);
-
-	uint32_t slot;
-	cache_entry **old = cache_lookup(c, &k);
-	if (old) {
-		slot = (*old)->slot;   /* a replacement keeps its place on the clock */
-		entry_drop(c, old);
-	} else if (c->used < c->o.entries) {
-		slot = c->used++;
-	} else {
-		slot = clock_evict(c, now_ms);
-	}
-	e->slot = slot;
-	c->slots[slot] = e;
-	cache_entry **b = &c->buckets[k.hash & c->mask];
-	e->next = *b;
-	*b = e;
-	c->st.entries++;
-	c->st.bytes += cache_entry_size(e);
-	c->st.inserts++;
-	c->st.uncacheable--;
-}
-
-void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
-		  const wire_reply *r, uint64_t now_ms)
-{
-	insert(c, q, reply, len, r, now_ms, 0);
-}
-
-void cache_insert_plain(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
-			const wire_reply *r, uint64_t now_ms)
-{
-	insert(c, q, reply, len, r, now_ms, r && r->n_chain == 0 ? CE_PLAIN : 0);
 }

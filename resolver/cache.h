@@ -2,9 +2,9 @@
  * cache.h: the response cache, one per worker thread.
  *
  * Owns: upstream replies in wire form, keyed by (lower-cased QNAME, QTYPE,
- * QCLASS, DO, CD), each with what a hit needs without parsing: the offsets
- * of its TTL fields, its rcode, where its OPT is, and the CNAME/DNAME chain
- * targets the daemon re-checks against the policy at hit time (the policy
+ * QCLASS, DO, CD), each with what a hit needs without parsing names: where
+ * its TTL fields are, where its OPT is (if it keeps one), and the CNAME/DNAME
+ * chain targets the daemon re-checks against the policy at hit time (the policy
  * may differ per client group and changes over time). A hit writes the
  * client's answer straight into the caller's buffer: one hash lookup, one
  * memcpy and a few 2- and 4-octet patches, no allocation.
@@ -18,15 +18,26 @@
  * (NXDOMAIN, or NOERROR without answer RRs) the same with min(SOA TTL, SOA
  * MINIMUM), and only if it carries a SOA; SERVFAIL min(its TTL, servfail_ttl)
  * seconds. Every other rcode, TC replies, replies whose min TTL is 0 and
- * chains longer than WIRE_CHAIN_MAX are not cached. The served TTLs are
- * clamped the same way, then count down with the time spent in cache.
+ * chains longer than WIRE_CHAIN_MAX are not cached. Lifetimes past 32767
+ * seconds are kept in whole minutes (rounded down), at most 22 days. The
+ * served TTLs are clamped the same way, then count down with the time
+ * spent in cache.
  *
- * Memory: one malloc per entry (header, reply, TTL offsets and chain names
- * together) plus 16 octets of table per entry. Eviction is CLOCK (second
- * chance) in O(1) amortized; expired entries are reclaimed lazily, when a
- * lookup meets them or the clock hand passes them. With serve-stale
- * (stale_max > 0, RFC 8767) they stay until then, so an expired answer can
- * still be served when every upstream fails.
+ * With `minimal` (minimal-responses), a reply that wire_reply_is_minimal
+ * trims is stored without its authority and additional sections, as the
+ * forwarder sends it, so an answer is the same from the cache or not; its
+ * lifetime is then that of its answer RRs alone.
+ *
+ * Memory (cache_impl.h): an entry is one block of a slab page (sizes in
+ * 4-octet steps): 5 octets (insert time, flags), the reply without the
+ * upstream's OPT, and 2 octets per record for TTL offsets unless every
+ * owner is a compression pointer; the index adds 10 octets per entry
+ * (64-bit cells, at most 4 in 5 full). A minimal A answer for a 20-octet
+ * name takes 66 octets in all. Eviction is CLOCK (second chance), its hand
+ * sweeping the slab, in O(1) amortized; expired entries are reclaimed
+ * lazily, when a lookup meets them or the clock hand passes them. With
+ * serve-stale (stale_max > 0, RFC 8767) they stay until then, so an
+ * expired answer can still be served when every upstream fails.
  */
 #ifndef EMBARGO_RESOLVER_CACHE_H
 #define EMBARGO_RESOLVER_CACHE_H
@@ -49,6 +60,7 @@ typedef struct cache_opts {
 	uint32_t max_ttl;        /* seconds; caps long TTLs; must be >= min_ttl */
 	uint32_t servfail_ttl;   /* seconds a SERVFAIL is kept (RFC 9520: <= 5); 0: never */
 	uint32_t stale_max;      /* seconds an expired answer may be served; 0: no serve-stale */
+	bool minimal;            /* minimal-responses: store trimmed (see above) */
 	uint64_t seed[2];        /* hash key (random per process: no chain flooding) */
 } cache_opts;
 
@@ -65,7 +77,7 @@ typedef struct cache_stats {
 	uint64_t prefetches;     /* hits that asked for a refresh */
 	uint64_t flushes;
 	uint64_t entries;        /* entries in use */
-	uint64_t bytes;          /* bytes allocated for entries (not the table) */
+	uint64_t bytes;          /* bytes of slab blocks holding entries (not the index) */
 } cache_stats;
 
 /* What a hit found; filled by cache_answer and cache_answer_stale. */
@@ -103,7 +115,8 @@ void cache_free(cache *c);
  * *r what wire_check_reply made of it. Replaces any entry for the same key
  * (which also re-arms its prefetch). Stores nothing if the reply is not
  * cacheable (see the top of this file) or memory is short. Octets after
- * the last record, and additional records after the OPT, are not kept.
+ * the last record, additional records after the OPT, and the OPT itself
+ * (unless it has EDE options) are not kept.
  */
 void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
 		  const wire_reply *r, uint64_t now_ms);
@@ -152,6 +165,9 @@ size_t cache_add_ede(uint8_t *out, size_t len, size_t cap, const cache_hit *hit,
 
 /* Drops every entry (policy reload, a cutoff instant). */
 void cache_flush(cache *c);
+
+/* Sets cache_opts.minimal (a reload); flushes when it changes. */
+void cache_set_minimal(cache *c, bool on);
 
 /* The counters; never NULL (zeros for a NULL cache). */
 const cache_stats *cache_get_stats(const cache *c);

@@ -3,10 +3,10 @@
  *
  * The fast path, taken whenever the stored reply fits the client's limit,
  * is a memcpy and patches in place: ID, question case, RD/AD, ARCOUNT when
- * the OPT is cut off, and one 4-octet TTL per record. Only a reply too big
- * for the client goes through wire_reply_to_client, which drops the
- * additional section or truncates; the TTLs of what remains are patched
- * after it the same way, since earlier offsets do not move.
+ * the OPT is cut off or ours is added, and one 4-octet TTL per record. Only
+ * a reply too big for the client goes through wire_reply_to_client, which
+ * drops the additional section or truncates; the TTLs of what remains are
+ * patched after it the same way, since earlier offsets do not move.
  */
 #include "resolver/cache_impl.h"
 
@@ -33,77 +33,128 @@ static inline void copy_qname(uint8_t *dst, const uint8_t *src, size_t n)
 	}
 }
 
+/* Where an entry's parts are, read once per hit. */
+typedef struct entry_view {
+	const uint8_t *src;    /* the stored reply */
+	size_t len;
+	size_t n_ttl;
+	const uint8_t *ttls;   /* n_ttl big-endian offsets, ascending; NULL: walk */
+	size_t opt_at;         /* the stored OPT; 0: none */
+	const uint8_t *chain;  /* n_chain names; NULL: none */
+	size_t n_chain;
+} entry_view;
+
+static inline void view(const cache_entry *e, entry_view *v)
+{
+	unsigned ext = ce_ext(e);
+	v->src = e->reply;
+	v->len = ce_len(e);
+	v->n_ttl = ce_n_ttl(e, ext);
+	const uint8_t *p = v->src + v->len + (ext ? 1 : 0);
+	v->ttls = (e->flags & CE_WALK) ? NULL : p;
+	if (v->ttls)
+		p += 2 * v->n_ttl;
+	v->opt_at = 0;
+	v->chain = NULL;
+	v->n_chain = 0;
+	if (ext & CX_OPT) {
+		v->opt_at = get16(p);
+		p += 2;
+	}
+	if (ext & CX_CHAIN) {
+		v->n_chain = *p;
+		v->chain = p + 1;
+	}
+}
+
+/* The end of `count` records from pos (the stored reply is well-formed). */
+static size_t skip_records(const uint8_t *pkt, size_t len, size_t pos, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		size_t p;
+		if (wire_skip_name(pkt, len, pos, &p) != WIRE_OK || len - p < 10)
+			return pos;
+		pos = p + 10 + get16(pkt + p + 8);
+	}
+	return pos;
+}
+
 /*
  * A reply too big for the client: wire.c drops the additional section or
  * truncates. Out of line, so the fast path does not carry this frame (a
  * wire_reply holds the 4 KB chain array).
  */
-static __attribute__((noinline)) size_t write_fallback(const cache_entry *e, const wire_query *q,
+static __attribute__((noinline)) size_t write_fallback(const entry_view *v, const wire_query *q,
 							uint8_t *out, size_t cap, size_t *limit,
 							cache_hit *hit)
 {
-	const uint8_t *src = cache_entry_reply(e);
+	const uint8_t *src = v->src;
 	wire_reply r;
 
 	memset(&r, 0, offsetof(wire_reply, chain_len));
-	r.rcode = e->rcode;
 	r.flags = get16(src + 2);
-	r.edns = e->opt_rdlen_at != 0;
+	r.rcode = r.flags & 0xF;
+	r.edns = v->opt_at != 0;
 	r.ancount = get16(src + 6);
 	r.nscount = get16(src + 8);
 	r.arcount = get16(src + 10);
-	r.question_end = WIRE_HDR_LEN + (size_t)e->qname_len + 4;
-	r.ar_start = e->ar_start;
-	r.opt_start = e->strip_len;
-	r.opt_end = r.end = e->len;
-	r.opt_ttl = r.edns ? e->opt_rdlen_at - 4u : 0;
-	r.opt_index = e->strip_ar;
-	size_t n = wire_reply_to_client(src, e->len, &r, q, out, cap);
+	r.question_end = WIRE_HDR_LEN + (size_t)q->qname_len + 4;
+	/* wire.c sets the ID; the QDCOUNT field held the lifetime */
+	r.an_end = skip_records(src, v->len, r.question_end, r.ancount);
+	r.ar_start = skip_records(src, v->len, r.an_end, r.nscount);
+	r.opt_start = r.edns ? v->opt_at : v->len;
+	r.opt_end = r.end = v->len;
+	r.opt_ttl = r.edns ? v->opt_at + 5 : 0;
+	r.opt_index = r.edns ? (uint16_t)(r.arcount - 1) : 0;
+	size_t n = wire_reply_to_client(src, v->len, &r, q, false, out, cap);
 	if (n == 0)
 		return 0;
+	put16(out + 4, 1);
 	/* The records before the additional section stay where they were,
 	 * unless the answer is a bare TC. Both fallbacks end with an OPT of
 	 * wire.c's own, without options. */
-	*limit = (get16(out + 2) & WIRE_FLAG_TC) ? 0 : e->ar_start;
+	*limit = (get16(out + 2) & WIRE_FLAG_TC) ? 0 : r.ar_start;
 	hit->opt_rdlen_at = q->edns ? n - 2 : 0;
 	return n;
 }
 
 /* Writes e's answer for q; every TTL becomes ttl_set if >= 0, else is
  * decreased by dec. Returns the length or 0. */
-static size_t entry_write(const cache_entry *e, const wire_query *q, uint8_t *out, size_t cap,
+static size_t entry_write(const entry_view *v, const wire_query *q, uint8_t *out, size_t cap,
 			  uint32_t dec, int64_t ttl_set, cache_hit *hit)
 {
-	const uint8_t *src = cache_entry_reply(e);
-	bool strip = e->opt_rdlen_at && !q->edns;
-	size_t n = strip ? e->strip_len : e->len, limit;
+	const uint8_t *src = v->src;
+	bool strip = v->opt_at && !q->edns;
+	/* Stored without an OPT (the usual case): a client with EDNS gets
+	 * ours (UDP size, extended RCODE, DO), as wire_reply_to_client adds. */
+	bool add_opt = q->edns && !v->opt_at;
+	size_t n = strip ? v->opt_at : v->len, limit;
 
-	if (n <= cap) {
+	if (n + (add_opt ? 11 : 0) <= cap) {
 		/* The common case: the whole reply fits. */
 		memcpy(out, src, n);
 		if (strip)
-			put16(out + 10, e->strip_ar);
-		put16(out, q->id);
+			put16(out + 10, (uint16_t)(get16(src + 10) - 1));
+		put16(out, q->id);   /* over the length */
+		put16(out + 4, 1);   /* QDCOUNT, over the lifetime */
 		copy_qname(out + WIRE_HDR_LEN, q->qname, q->qname_len);
 		limit = n;
-		hit->opt_rdlen_at = strip ? 0 : e->opt_rdlen_at;
+		hit->opt_rdlen_at = strip ? 0 : v->opt_at ? v->opt_at + 9 : 0;
+		if (add_opt) {
+			uint8_t *o = out + n;
+			o[0] = 0;
+			put16(o + 1, WIRE_TYPE_OPT);
+			put16(o + 3, WIRE_EDNS_UDP);
+			put32(o + 5, q->edns_do ? 0x8000u : 0);   /* rcodes cached fit in 4 bits */
+			put16(o + 9, 0);
+			put16(out + 10, (uint16_t)(get16(out + 10) + 1));
+			hit->opt_rdlen_at = n + 9;
+			n += 11;
+		}
 	} else {
-		n = write_fallback(e, q, out, cap, &limit, hit);
+		n = write_fallback(v, q, out, cap, &limit, hit);
 		if (n == 0)
 			return 0;
-	}
-	if (q->edns && !e->opt_rdlen_at && limit == n && n + 11 <= cap) {
-		/* The upstream answered without EDNS; the client has it: an OPT of
-		 * ours (UDP size, extended RCODE, DO), as wire_reply_to_client adds. */
-		uint8_t *o = out + n;
-		o[0] = 0;
-		put16(o + 1, WIRE_TYPE_OPT);
-		put16(o + 3, WIRE_EDNS_UDP);
-		put32(o + 5, (uint32_t)((e->rcode >> 4) & 0xFF) << 24 | (q->edns_do ? 0x8000u : 0));
-		put16(o + 9, 0);
-		put16(out + 10, (uint16_t)(get16(out + 10) + 1));
-		hit->opt_rdlen_at = n + 9;
-		n += 11;
 	}
 	/* RD is the client's; AD only for a client that can use it (RFC 6840 5.8). */
 	uint16_t flags = get16(out + 2) & (uint16_t)~(WIRE_FLAG_RD | WIRE_FLAG_AD);
@@ -113,14 +164,16 @@ static size_t entry_write(const cache_entry *e, const wire_query *q, uint8_t *ou
 		flags |= WIRE_FLAG_AD;
 	put16(out + 2, flags);
 
-	if (ttl_set >= 0) {
-		for (size_t i = 0; i < e->n_ttl && e->ttl_off[i] < limit; i++)
-			put32(out + e->ttl_off[i], (uint32_t)ttl_set);
-	} else if (dec > 0) {
-		for (size_t i = 0; i < e->n_ttl && e->ttl_off[i] < limit; i++) {
-			uint32_t v = get32(src + e->ttl_off[i]);
-			put32(out + e->ttl_off[i], v > dec ? v - dec : 0);
-		}
+	if (ttl_set < 0 && dec == 0)
+		return n;
+	ttl_iter it;
+	ttl_iter_init(&it, src, v->ttls, WIRE_HDR_LEN + (size_t)q->qname_len + 4);
+	for (size_t i = 0; i < v->n_ttl; i++) {
+		size_t off = ttl_next(&it);
+		if (off >= limit)
+			break;
+		uint32_t t = get32(src + off);
+		put32(out + off, ttl_set >= 0 ? (uint32_t)ttl_set : t > dec ? t - dec : 0);
 	}
 	return n;
 }
@@ -133,7 +186,7 @@ static size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out
 	if (hit == NULL)
 		hit = &dummy;
 	memset(hit, 0, sizeof(*hit));
-	if (c == NULL || c->buckets == NULL)
+	if (c == NULL || c->cells == NULL)
 		return 0;
 	if (q == NULL || !q->has_question || out == NULL) {
 		c->st.misses++;
@@ -141,29 +194,33 @@ static size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out
 	}
 	cache_key k;
 	cache_key_make(c, q, &k);
-	cache_entry **link = cache_lookup(c, &k);
-	if (link == NULL) {
+	long i = cache_find(c, &k);
+	if (i < 0) {
 		c->st.misses++;
 		return 0;
 	}
-	cache_entry *e = *link;
-	uint64_t age = cache_age_ms(e, now_ms), life = (uint64_t)e->life * 1000;
+	cache_entry *e = cache_entry_at(c, (cache_ref)c->cells[i]);
+	uint32_t life_s = ce_life(e);
+	uint64_t age = cache_age_ms(c, e, now_ms), life = (uint64_t)life_s * 1000;
+	unsigned flags = e->flags;
+	entry_view v;
 	size_t n;
 
+	view(e, &v);
 	if (age < life) {
-		n = entry_write(e, q, out, cap, (uint32_t)(age / 1000), -1, hit);
+		n = entry_write(&v, q, out, cap, (uint32_t)(age / 1000), -1, hit);
 		if (n == 0)
 			goto miss;
-		hit->ttl_left = e->life - (uint32_t)(age / 1000);
+		hit->ttl_left = life_s - (uint32_t)(age / 1000);
 		/* The last tenth of the lifetime: ask for one refresh. */
-		if ((life - age) * 10 <= life && !(e->flags & CE_PREFETCH)) {
-			e->flags |= CE_PREFETCH;
+		if ((life - age) * 10 <= life && !(flags & CE_PREFETCH)) {
+			flags |= CE_PREFETCH;
 			hit->prefetch = true;
 			c->st.prefetches++;
 		}
 		c->st.hits++;
 	} else if (stale_ok && c->o.stale_max > 0 && age - life <= (uint64_t)c->o.stale_max * 1000) {
-		n = entry_write(e, q, out, cap, 0, CACHE_STALE_TTL, hit);
+		n = entry_write(&v, q, out, cap, 0, CACHE_STALE_TTL, hit);
 		if (n == 0)
 			goto miss;
 		hit->stale = true;
@@ -171,16 +228,17 @@ static size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out
 	} else {
 		if (cache_entry_dead(c, e, now_ms)) {
 			c->st.expired++;
-			cache_entry_remove(c, link);
+			cache_remove_at(c, i);
 		}
 		goto miss;
 	}
-	e->flags |= CE_REF;
+	if (e->flags != (flags | CE_REF))   /* a write only when something changes */
+		e->flags = (uint8_t)(flags | CE_REF);
 	hit->hit = true;
-	hit->rcode = e->rcode;
-	hit->n_chain = e->n_chain;
-	hit->chain = e->n_chain ? cache_entry_reply(e) + e->len : NULL;
-	hit->plain = (e->flags & CE_PLAIN) != 0;
+	hit->rcode = get16(v.src + 2) & 0xF;
+	hit->n_chain = v.n_chain;
+	hit->chain = v.chain;
+	hit->plain = (flags & CE_PLAIN) != 0;
 	return n;
 miss:
 	hit->opt_rdlen_at = 0;

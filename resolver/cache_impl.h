@@ -1,11 +1,35 @@
 /*
- * cache_impl.h: what cache.c (the table, the clock, inserting) and
- * cache_answer.c (writing answers) share; not API.
+ * cache_impl.h: what cache.c (the index, the clock), cache_store.c
+ * (inserting), cache_answer.c (writing answers) and cache_slab.c (entry
+ * memory) share; not API.
+ *
+ * An entry is one block of a slab page:
+ *
+ *   u32 born     ms since cache.base, when it was stored
+ *   u8 flags     CE_*
+ *   reply        the answer as served, question lower-cased (the key). Of
+ *                its header, the two fields every answer rewrites hold the
+ *                entry's own: ID (the client's is written over it) the
+ *                reply's length, QDCOUNT (always 1) the lifetime (ce_life)
+ *   with CE_EXT: one octet of CX_* bits
+ *   u16 ttl[]    offsets of the TTL fields, one per record but the OPT
+ *                (ANCOUNT + NSCOUNT + ARCOUNT, less the OPT), big-endian;
+ *                none with CE_WALK: every such record's owner is a 2-octet
+ *                compression pointer, so record i's TTL is found by adding
+ *                up the lengths before it (ttl_next)
+ *   with CX_OPT: the u16 offset of the OPT (the reply's last record)
+ *   with CX_CHAIN: the number of CNAME/DNAME targets, the names back to back
+ *
+ * The reply has an OPT only when the upstream's carried an EDE option
+ * (wire_opt_own keeps that, and it is the upstream's word on the answer);
+ * any other OPT is ours, so a hit writes it instead of storing it.
  */
 #ifndef EMBARGO_RESOLVER_CACHE_IMPL_H
 #define EMBARGO_RESOLVER_CACHE_IMPL_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "resolver/cache.h"
 
@@ -17,35 +41,103 @@ enum {
 	CE_REF = 0x04,       /* hit since the clock hand last passed */
 	CE_PREFETCH = 0x08,  /* a refresh was asked for */
 	CE_PLAIN = 0x10,     /* the policy passes it for every client (cache_insert_plain) */
+	CE_EXT = 0x20,       /* an extension octet follows the reply */
+	CE_WALK = 0x40,      /* no TTL offsets stored: walk the records */
+	CE_FREE = 0xFF,      /* not an entry: a free slab block (slab_free marks it) */
+};
+
+/* Extension bits. */
+enum {
+	CX_OPT = 0x01,       /* the reply ends with an OPT (with the upstream's EDE) */
+	CX_CHAIN = 0x02,     /* CNAME/DNAME targets follow */
 };
 
 typedef struct cache_entry {
-	struct cache_entry *next;  /* hash chain */
-	uint64_t born_ms;          /* insert time */
-	uint32_t hash;
-	uint32_t slot;             /* index in cache.slots */
-	uint32_t life;             /* seconds */
-	uint16_t len;              /* stored reply, OPT last */
-	uint16_t strip_len;        /* the reply without its OPT (== len if none) */
-	uint16_t strip_ar;         /* ARCOUNT without the OPT */
-	uint16_t opt_rdlen_at;     /* offset of the OPT RDLENGTH; 0: no OPT */
-	uint16_t ar_start;         /* additional section */
-	uint16_t rcode;
-	uint16_t n_ttl;            /* TTL fields (every RR but the OPT) */
-	uint16_t chain_bytes;
-	uint8_t qname_len;
-	uint8_t n_chain;
+	uint32_t born;
 	uint8_t flags;
-	uint16_t ttl_off[];        /* ascending; then the reply, then the chain */
+	uint8_t reply[];
 } cache_entry;
 
+#define CE_HDR offsetof(cache_entry, reply)   /* 5 */
+#define CE_LIFE_MAX (0x7FFFu * 60)           /* seconds: 22 days */
+
+/*
+ * The slab: entries live in 8 KiB pages, each page cut into blocks of one
+ * size class (4-octet steps up to 256, coarser up to 1 KiB), so an entry
+ * costs its size rounded up to its class and nothing else (malloc adds 8
+ * octets and rounds to 16). A page with a free block is on its class's
+ * list, the page freed from last first; an empty page goes back to malloc.
+ * A larger entry gets a "page" of its own, malloc'd to size. An entry is
+ * named by a 32-bit ref, page number << 9 | block; page 0 is never used,
+ * so a ref is never 0.
+ *
+ * Every page is also on one ring, in the order pages were made, a new page
+ * just behind the hand: the clock's hand walks it block by block (see
+ * cache.c). A free block has CE_FREE at the entry's flags octet (its
+ * first 2 octets link it to the page's next free block).
+ */
+#define SLAB_PAGE 8192
+#define SLAB_BLOCK_BITS 9
+#define SLAB_MAX_PAGES (1u << 22)
+#define SLAB_BIG 1024               /* larger entries: a page each */
+#define SLAB_NONE UINT32_MAX
+
+typedef uint32_t cache_ref;
+
+typedef struct slab_page {
+	uint8_t *mem;        /* NULL: the page number is free */
+	uint32_t size;       /* block size; for a big entry, its size */
+	uint16_t used;       /* blocks in use */
+	uint16_t carved;     /* blocks ever handed out; the rest never were */
+	uint16_t free;       /* first free block, or UINT16_MAX */
+	uint8_t cls;         /* size class; SLAB_CLASSES for a big entry */
+	uint32_t next, prev; /* the class's pages with a free block; or the free page numbers */
+	uint32_t ring_next, ring_prev;  /* every page, in the hand's order */
+} slab_page;
+
+#define SLAB_CLASSES 85
+
+typedef struct cache_slab {
+	slab_page *pages;
+	uint32_t n_pages, cap_pages;
+	uint32_t free_pages;            /* page numbers to reuse, linked by next */
+	uint32_t partial[SLAB_CLASSES]; /* pages with a free block, per class */
+	uint32_t hand_page;             /* the clock's hand: a page, or SLAB_NONE ... */
+	uint32_t hand_block;            /* ... and a block in it */
+	uint64_t bytes;                 /* block bytes in use */
+} cache_slab;
+
+void slab_init(cache_slab *s);
+/* Frees every page; the slab is empty and usable again. */
+void slab_clear(cache_slab *s);
+/* A block of at least n octets (4-aligned), or 0 when memory is short. */
+cache_ref slab_alloc(cache_slab *s, size_t n);
+/* Frees ref's block; when that empties its page, the page goes, and a
+ * hand on it moves to the next page. */
+void slab_free(cache_slab *s, cache_ref ref);
+
+static inline void *slab_ptr(const cache_slab *s, cache_ref ref)
+{
+	const slab_page *p = &s->pages[ref >> SLAB_BLOCK_BITS];
+	return p->mem + (size_t)(ref & ((1u << SLAB_BLOCK_BITS) - 1)) * p->size;
+}
+
+/*
+ * The index: open addressing over n_cells 64-bit cells, each 0 (empty) or
+ * the entry's 32-bit key hash << 32 | its ref. A cell's home is
+ * hash * n_cells >> 32; collisions probe linearly, deletion shifts the
+ * cluster back (no tombstones). A lookup compares hashes within the index
+ * and reads only the entry whose hash is the key's; at most 4 cells in 5
+ * are full (n_cells >= 1.25 entries), so a miss reads a line or two.
+ */
 struct cache {
 	cache_opts o;
 	cache_stats st;
-	cache_entry **buckets;     /* NULL: disabled */
-	size_t mask;
-	cache_entry **slots;       /* [0, used) in use */
-	uint32_t used, hand;
+	uint64_t *cells;          /* NULL: disabled */
+	uint32_t n_cells;
+	uint64_t base;            /* born is relative to this (ms) */
+	bool based;               /* base was set (at the first insert) */
+	cache_slab slab;
 };
 
 typedef struct cache_key {
@@ -79,31 +171,108 @@ static inline void put32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)v;
 }
 
-static inline uint8_t *cache_entry_reply(const cache_entry *e)
+static inline cache_entry *cache_entry_at(const cache *c, cache_ref ref)
 {
-	return (uint8_t *)(uintptr_t)(e->ttl_off + e->n_ttl);
+	return slab_ptr(&c->slab, ref);
 }
 
-static inline size_t cache_entry_size(const cache_entry *e)
+/* The stored reply's length (kept in its ID field). */
+static inline size_t ce_len(const cache_entry *e)
 {
-	return sizeof(*e) + (size_t)e->n_ttl * 2 + e->len + e->chain_bytes;
+	return get16(e->reply);
 }
 
-static inline uint64_t cache_age_ms(const cache_entry *e, uint64_t now_ms)
+/* Seconds the entry is fresh (kept in its QDCOUNT field): exact up to 9
+ * hours, then in whole minutes (rounded down: a long-lived entry may go a
+ * minute early), up to CE_LIFE_MAX. */
+static inline uint32_t ce_life_decode(uint16_t v)
 {
-	return now_ms > e->born_ms ? now_ms - e->born_ms : 0;
+	return (v & 0x8000) ? (uint32_t)(v & 0x7FFF) * 60 : v;
+}
+
+static inline uint16_t ce_life_code(uint32_t life)
+{
+	if (life <= 0x7FFF)
+		return (uint16_t)life;
+	return (uint16_t)(0x8000 | (life < CE_LIFE_MAX ? life / 60 : 0x7FFF));
+}
+
+static inline uint32_t ce_life(const cache_entry *e)
+{
+	return ce_life_decode(get16(e->reply + 4));
+}
+
+/* The extension octet's CX_* bits (0 without CE_EXT). */
+static inline unsigned ce_ext(const cache_entry *e)
+{
+	return (e->flags & CE_EXT) ? e->reply[ce_len(e)] : 0;
+}
+
+/* Records with a TTL: every one but the OPT. */
+static inline size_t ce_n_ttl(const cache_entry *e, unsigned ext)
+{
+	const uint8_t *h = e->reply;
+	return (size_t)get16(h + 6) + get16(h + 8) + get16(h + 10) - ((ext & CX_OPT) ? 1 : 0);
+}
+
+/* The TTL fields of a stored reply, in order: from the stored offsets, or
+ * (offs NULL, CE_WALK) by walking records whose owners are 2 octets. */
+typedef struct ttl_iter {
+	const uint8_t *src;
+	const uint8_t *offs;
+	size_t pos;
+} ttl_iter;
+
+static inline void ttl_iter_init(ttl_iter *it, const uint8_t *src, const uint8_t *offs,
+				 size_t question_end)
+{
+	it->src = src;
+	it->offs = offs;
+	it->pos = question_end;
+}
+
+static inline size_t ttl_next(ttl_iter *it)
+{
+	size_t off;
+	if (it->offs) {
+		off = get16(it->offs);
+		it->offs += 2;
+	} else {
+		off = it->pos + 6;   /* pointer, TYPE, CLASS */
+		it->pos += 12 + get16(it->src + it->pos + 10);
+	}
+	return off;
+}
+
+static inline uint64_t cache_age_ms(const cache *c, const cache_entry *e, uint64_t now_ms)
+{
+	uint64_t born = c->base + e->born;
+	return now_ms > born ? now_ms - born : 0;
 }
 
 /* Fills k from q: the lower-cased question and the DO/CD bits, hashed. */
 void cache_key_make(const cache *c, const wire_query *q, cache_key *k);
 
-/* The link that points at the entry for k, or NULL. */
-cache_entry **cache_lookup(cache *c, const cache_key *k);
+/* The cell that holds the entry for k, or -1. */
+long cache_find(const cache *c, const cache_key *k);
 
 /* Expired, and past any use for serve-stale. */
 bool cache_entry_dead(const cache *c, const cache_entry *e, uint64_t now_ms);
 
-/* Drops the entry at *link, and its slot. */
-void cache_entry_remove(cache *c, cache_entry **link);
+/* Drops the entry of the cell at index i: cell and memory. */
+void cache_remove_at(cache *c, long i);
+
+/* The cache is full: the clock evicts one entry. */
+void cache_evict(cache *c, uint64_t now_ms);
+
+/* Adds entry ref, whose key hashes to hash (it must not be there yet). */
+void cache_add(cache *c, uint32_t hash, cache_ref ref);
+
+/* Puts entry ref in place of the one in cell i (the same key), freed. */
+void cache_replace_at(cache *c, long i, cache_ref ref);
+
+/* Makes now_ms expressible as born (32 bits past base), dropping entries
+ * born too long ago to be; O(entries) about once in 37 days. */
+void cache_rebase(cache *c, uint64_t now_ms);
 
 #endif

@@ -343,7 +343,8 @@ void query_answer_reply(worker *w, const client *c, const wire_query *q, const q
 	for (size_t i = 0; i < r->n_chain; i++)
 		if (chain_name_blocked(w, c, q, r->chain[i], now, up))
 			return;
-	size_t n = wire_reply_to_client(reply, len, r, q, w->out, client_answer_cap(c, q));
+	size_t n = wire_reply_to_client(reply, len, r, q, w->cfg->minimal_responses, w->out,
+					 client_answer_cap(c, q));
 	answer_info a = { .meta = meta, .upstream = up, .rule_ref = meta->rule_ref };
 	send_and_report(w, c, q, n, &a);
 }

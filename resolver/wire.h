@@ -248,6 +248,7 @@ typedef struct wire_reply {
 	uint16_t edns_udp;
 	uint16_t ancount, nscount, arcount;
 	size_t question_end;     /* offset just past QCLASS */
+	size_t an_end;           /* offset just past the answer section */
 	size_t ar_start;         /* offset of the additional section */
 	size_t opt_start, opt_end; /* the OPT RR, when edns */
 	size_t opt_ttl;          /* offset of its TTL field (ext-RCODE, version, flags) */
@@ -298,14 +299,29 @@ int wire_check_reply(const uint8_t *pkt, size_t len, uint16_t expect_id,
  * sent EDNS, and then ours (wire_opt_own; added when the reply had none),
  * otherwise it is removed; any additional RR after the reply's OPT is
  * removed either way, since pointers there could refer into the removed
- * bytes; octets after the last record dropped. If that exceeds cap:
- * first the additional section is dropped (no TC needed, RFC 2181 9); if
- * still too big, or the reply was partial, TC is set and only header +
- * question (+ an OPT of our own if the client sent EDNS) are sent. Returns
- * the length, or 0 when the reply does not belong to q or nothing fits.
+ * bytes; octets after the last record dropped. With `minimal` (the
+ * minimal-responses setting), a reply that wire_reply_is_minimal trims loses
+ * its authority and additional sections (the OPT stays, ours). If that
+ * exceeds cap: first the additional section is dropped (no TC needed, RFC
+ * 2181 9); if still too big, or the reply was partial, TC is set and only
+ * header + question (+ an OPT of our own if the client sent EDNS) are sent.
+ * Returns the length, or 0 when the reply does not belong to q or nothing
+ * fits.
  */
 size_t wire_reply_to_client(const uint8_t *reply, size_t len, const wire_reply *r,
-			    const wire_query *q, uint8_t *out, size_t cap);
+			    const wire_query *q, bool minimal, uint8_t *out, size_t cap);
+
+/*
+ * Whether minimal-responses trims this reply for q: a complete NOERROR
+ * answer with at least one answer record, to a query without DO. A DO
+ * client keeps everything (the proofs of a wildcard answer are in the
+ * authority section); negative answers keep their SOA; the rest is left
+ * as it is. The response cache stores such replies trimmed.
+ */
+static inline bool wire_reply_is_minimal(const wire_reply *r, const wire_query *q)
+{
+	return r->rcode == WIRE_RCODE_NOERROR && r->ancount > 0 && !r->tc && !q->edns_do;
+}
 
 /*
  * Makes the OPT record at pkt[opt_start..opt_end), the message's last, ours

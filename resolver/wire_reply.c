@@ -65,6 +65,8 @@ static int wire_walk(const uint8_t *pkt, size_t len, size_t pos, wire_reply *r)
 	memset(avoid, 0, mapped / 8 + 1);
 
 	for (size_t i = 0; i < an + ns + ar; i++) {
+		if (i == an)
+			r->an_end = pos;
 		if (i == an + ns)
 			r->ar_start = pos;
 		if (wire_rr_read(pkt, len, pos, &rr) != WIRE_OK) {
@@ -108,6 +110,8 @@ static int wire_walk(const uint8_t *pkt, size_t len, size_t pos, wire_reply *r)
 		if (ttl < r->min_ttl)
 			r->min_ttl = ttl;
 	}
+	if (r->an_end == 0)
+		r->an_end = pos;     /* only answer records, or partial */
 	if (r->ar_start == 0)
 		r->ar_start = pos;   /* empty additional section, or partial */
 	r->end = pos;
@@ -200,8 +204,40 @@ static size_t wire_truncated(const wire_reply *r, const wire_query *q, uint8_t *
 	return b.fail ? 0 : b.len;
 }
 
+/*
+ * The minimal form: header, question, answer section, and our OPT when the
+ * client has EDNS (the upstream's, made ours, keeps its EDE). Answer
+ * records point only backwards, so nothing they need goes. *n is 0 when it
+ * does not fit.
+ */
+static void wire_minimal(const uint8_t *reply, const wire_reply *r, const wire_query *q,
+			 uint8_t *out, size_t cap, size_t *n)
+{
+	size_t an_end = r->an_end;
+	size_t opt_len = !q->edns ? 0 : r->edns ? r->opt_end - r->opt_start : 11;
+
+	*n = 0;
+	if (an_end + opt_len > cap)
+		return;
+	memcpy(out, reply, an_end);
+	wire_put16(out + WIRE_OFF_NSCOUNT, 0);
+	wire_put16(out + WIRE_OFF_ARCOUNT, q->edns ? 1 : 0);
+	if (!q->edns) {
+		*n = an_end;
+	} else if (r->edns) {
+		memcpy(out + an_end, reply + r->opt_start, opt_len);
+		*n = wire_opt_own(out, an_end, an_end + opt_len);
+		uint8_t *hi = out + an_end + (r->opt_ttl - r->opt_start) + 2;
+		*hi = (uint8_t)(q->edns_do ? *hi | 0x80 : *hi & 0x7f);
+	} else {
+		wire_buf b = { .p = out, .cap = cap, .len = an_end };
+		wire_buf_opt(&b, r->rcode, q->edns_do, WIRE_EDE_NONE, NULL);
+		*n = b.fail ? 0 : b.len;
+	}
+}
+
 size_t wire_reply_to_client(const uint8_t *reply, size_t len, const wire_reply *r,
-			    const wire_query *q, uint8_t *out, size_t cap)
+			    const wire_query *q, bool minimal, uint8_t *out, size_t cap)
 {
 	if (reply == NULL || r == NULL || q == NULL || out == NULL || !q->has_question)
 		return 0;
@@ -222,8 +258,14 @@ size_t wire_reply_to_client(const uint8_t *reply, size_t len, const wire_reply *
 	size_t n = !r->edns ? r->end : q->edns ? r->opt_end : r->opt_start;
 	uint16_t arcount = !r->edns ? r->arcount : (uint16_t)(r->opt_index + (q->edns ? 1 : 0));
 	bool add_opt = q->edns && !r->edns;   /* an upstream without EDNS */
+	bool trim = minimal && wire_reply_is_minimal(r, q) && r->an_end >= qend &&
+		    r->an_end <= r->ar_start;
 
-	if (n + (add_opt ? 11 : 0) <= cap) {
+	if (trim) {
+		wire_minimal(reply, r, q, out, cap, &n);
+		if (n == 0)
+			return wire_truncated(r, q, out, cap);
+	} else if (n + (add_opt ? 11 : 0) <= cap) {
 		memcpy(out, reply, n);
 		wire_put16(out + WIRE_OFF_ARCOUNT, arcount);
 		if (r->edns && q->edns) {

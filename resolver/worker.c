@@ -196,6 +196,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	tls_worker_take_ctx(w);  /* a reloaded certificate, for new connections */
 	worker_take_ratelimit(w, w->cfg);
 	obs_worker_policy_changed(w->obs);  /* old rule pointers may be reused */
+	cache_set_minimal(w->cache, w->cfg->minimal_responses);
 	worker_policy_changed(w);
 	evtimer_del(w->policy_timer);
 	arm_policy_timer(w);
@@ -225,6 +226,7 @@ static cache *worker_cache(const daemon_ctx *d)
 		.max_ttl = c->cache.max_ttl,
 		.servfail_ttl = 5,   /* RFC 9520 */
 		.stale_max = c->cache.stale_max,
+		.minimal = c->minimal_responses,
 	};
 	if (getrandom(o.seed, sizeof(o.seed), 0) != (ssize_t)sizeof(o.seed))
 		o.seed[0] = (uint64_t)arc4random() << 32 | arc4random();

@@ -353,13 +353,15 @@ BANNED = "s01.upd.kaspersky.com."
 def test_out_of_bailiwick_records_never_answer_another_name(embargo_factory):
     """The reply for www.bail.test carries A records for victim.example and a
     banned name in additional, and an NS for victim.example in authority.
-    They travel with that answer (as dnsdist does; see the README) and are
-    never used to answer a query for their own names."""
+    With minimal-responses: no they travel with that answer (as dnsdist
+    does; see the README; by default they are dropped, test_minimal_responses)
+    and are never used to answer a query for their own names."""
     extra_add = [(VICTIM, "A", "6.6.6.6"), (BANNED, "A", "6.6.6.7")]
     extra_auth = [(VICTIM, "NS", "ns.evil.example.")]
     with FakeUpstream("answer", address=ANSWER, additional=extra_add,
                       authority=extra_auth) as fake:
-        e = embargo_factory(upstreams=[fake.addr], at=AFTER, timeout=LONG)
+        e = embargo_factory(upstreams=[fake.addr], at=AFTER, timeout=LONG,
+                            extra_config="minimal-responses: no\n")
         a = "www.bail.test."
         r = e.udp(query(a))
         assert addresses(r) == [ANSWER], f"\n{r}"

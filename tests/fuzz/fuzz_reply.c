@@ -179,13 +179,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (chain_blocked(&q, r.chain[i], now, client, cap))
 				break;
 	}
-	size_t n = wire_reply_to_client(reply, len, &r, &q, out, cap);
+	bool minimal = (mode & 0x40) != 0;   /* minimal-responses */
+	size_t n = wire_reply_to_client(reply, len, &r, &q, minimal, out, cap);
 	FUZZ_CHECK(n > 0 || cap < WIRE_HDR_LEN + (size_t)q.qname_len + 4 + (q.edns ? 11 : 0));
 	check_out(&q, &r, n, cap, "reply to client");
 
 	/* The cache: store, then serve back, fresh and stale. */
 	cache_opts o = { .entries = 2, .min_ttl = (mode & 0x80) ? 30 : 0, .max_ttl = 86400,
-			 .servfail_ttl = 5, .stale_max = 60, .seed = { 3, 4 } };
+			 .servfail_ttl = 5, .stale_max = 60, .minimal = minimal, .seed = { 3, 4 } };
 	cache *c = cache_new(&o);
 	FUZZ_CHECK(c != NULL);
 	uint64_t t0 = 5000;

@@ -122,6 +122,7 @@ cache *ct_cache(uint32_t entries, const cache_opts *o)
 			d.max_ttl = o->max_ttl;
 		d.servfail_ttl = o->servfail_ttl;
 		d.stale_max = o->stale_max;
+		d.minimal = o->minimal;
 	}
 	cache *c = cache_new(&d);
 	assert_non_null(c);

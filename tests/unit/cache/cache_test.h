@@ -48,8 +48,8 @@ bool ct_insert(cache *c, const wire_query *q, ldns_pkt *p, uint64_t now);
 /* The same with raw bytes (for hand-built replies). */
 bool ct_insert_raw(cache *c, const wire_query *q, const uint8_t *buf, size_t n, uint64_t now);
 
-/* A cache with test defaults (min 0, max 86400, servfail 5, no stale),
- * changed by the non-zero fields of *o when o is given. */
+/* A cache with test defaults (min 0, max 86400, servfail 5, no stale, not
+ * minimal), changed by the non-zero fields of *o when o is given. */
 cache *ct_cache(uint32_t entries, const cache_opts *o);
 
 /* Answers q from c at now into a fresh ldns packet (NULL on a miss). */

@@ -38,6 +38,7 @@ static void check_defaults(const cfg *c)
 	assert_null(c->user);
 	assert_int_equal(c->workers, 1);
 	assert_int_equal(c->exposure_clients, 10000);
+	assert_true(c->minimal_responses);
 	assert_int_equal(c->n_vendors, 0);
 }
 
@@ -496,6 +497,29 @@ static void test_null_values(void **state)
 	cfg_free(c);
 }
 
+static void test_minimal_responses(void **state)
+{
+	tctx *t = *state;
+	/* yes/no as in unbound.conf, true/false as hide-version */
+	const char *off[] = {"minimal-responses: no\n", "minimal-responses: false\n"};
+	const char *on[] = {"minimal-responses: yes\n", "minimal-responses: true\n"};
+	for (size_t i = 0; i < 2; i++) {
+		cfg *c = tdaemon(t, "e.yaml", off[i]);
+		assert_non_null(c);
+		assert_false(c->minimal_responses);
+		cfg_free(c);
+		c = tdaemon(t, "e.yaml", on[i]);
+		assert_non_null(c);
+		assert_true(c->minimal_responses);
+		cfg_free(c);
+	}
+	texpect(t, NULL);
+	assert_null(tdaemon(t, "m.yaml", "workers: 2\nminimal-responses: maybe\n"));
+	texpect(t,
+		"m.yaml:2:20: minimal-responses: unknown value \"maybe\" (expected no, yes, false or true)",
+		NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +539,7 @@ int main(void)
 		TEST(test_aliases_and_documents),
 		TEST(test_many_errors_one_file),
 		TEST(test_null_values),
+		TEST(test_minimal_responses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -443,7 +443,7 @@ static void test_to_client(void **state)
 	client_query(&q, &cq, true);
 	big_reply(&up, 3, false);
 	assert_int_equal(check(up.b, up.n, 0x1111, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
-	size_t n = wire_reply_to_client(up.b, up.n, &r, &q, out, wire_udp_limit(&q));
+	size_t n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, wire_udp_limit(&q));
 	assert_int_equal(n, up.n);
 	assert_memory_equal(out + 12, q.qname, q.qname_len);
 	ldns_pkt *lp = tq_ldns(out, n);
@@ -457,7 +457,7 @@ static void test_to_client(void **state)
 
 	/* Client without EDNS: the OPT is removed. */
 	client_query(&q, &cq, false);
-	n = wire_reply_to_client(up.b, up.n, &r, &q, out, wire_udp_limit(&q));
+	n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, wire_udp_limit(&q));
 	assert_int_equal(n, up.n - 17);
 	lp = tq_ldns(out, n);
 	assert_false(ldns_pkt_edns(lp));
@@ -470,7 +470,7 @@ static void test_to_client(void **state)
 	big_reply(&up, 3, true);
 	assert_int_equal(check(up.b, up.n, 0x1111, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
 	assert_int_equal(r.opt_index, 0);
-	n = wire_reply_to_client(up.b, up.n, &r, &q, out, wire_udp_limit(&q));
+	n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, wire_udp_limit(&q));
 	lp = tq_ldns(out, n);
 	assert_false(ldns_pkt_edns(lp));
 	assert_int_equal(ldns_pkt_arcount(lp), 0);
@@ -481,7 +481,7 @@ static void test_to_client(void **state)
 	tq_bytes(&up, "junk", 4);
 	assert_int_equal(check(up.b, up.n, 0x1111, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
 	client_query(&q, &cq, true);
-	assert_int_equal(wire_reply_to_client(up.b, up.n, &r, &q, out, 512), up.n - 4);
+	assert_int_equal(wire_reply_to_client(up.b, up.n, &r, &q, false, out, 512), up.n - 4);
 }
 
 /* The client's DO bit wins over the upstream's in the answer (RFC 3225). */
@@ -497,7 +497,7 @@ static void test_to_client_do_bit(void **state)
 	big_reply(&up, 2, false);
 	assert_int_equal(check(up.b, up.n, 0x1111, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
 	up.b[r.opt_ttl + 2] &= 0x7f;  /* the upstream cleared DO */
-	size_t n = wire_reply_to_client(up.b, up.n, &r, &q, out, sizeof(out));
+	size_t n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, sizeof(out));
 	ldns_pkt *lp = tq_ldns(out, n);
 	assert_true(ldns_pkt_edns(lp));
 	assert_true(ldns_pkt_edns_do(lp));
@@ -512,7 +512,7 @@ static void test_to_client_do_bit(void **state)
 	assert_int_equal(wire_parse_query(cq.b, cq.n, &q), WIRE_OK);
 	assert_false(q.edns_do);
 	up.b[r.opt_ttl + 2] |= 0x80;
-	n = wire_reply_to_client(up.b, up.n, &r, &q, out, sizeof(out));
+	n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, sizeof(out));
 	lp = tq_ldns(out, n);
 	assert_true(ldns_pkt_edns(lp));
 	assert_false(ldns_pkt_edns_do(lp));
@@ -531,7 +531,7 @@ static void test_to_client_truncate(void **state)
 	client_query(&q, &cq, false);
 	big_reply(&up, 40, false);
 	assert_int_equal(check(up.b, up.n, 0x1111, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
-	size_t n = wire_reply_to_client(up.b, up.n, &r, &q, out, wire_udp_limit(&q));
+	size_t n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, wire_udp_limit(&q));
 	assert_int_equal(n, 12 + 17 + 4);
 	ldns_pkt *lp = tq_ldns(out, n);
 	assert_true(ldns_pkt_tc(lp));
@@ -546,7 +546,7 @@ static void test_to_client_truncate(void **state)
 
 	/* The same to an EDNS client with 512 octets: TC with our OPT. */
 	client_query(&q, &cq, true);
-	n = wire_reply_to_client(up.b, up.n, &r, &q, out, 512);
+	n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, 512);
 	assert_int_equal(n, 12 + 17 + 4 + 11);
 	lp = tq_ldns(out, n);
 	assert_true(ldns_pkt_tc(lp));
@@ -555,8 +555,8 @@ static void test_to_client_truncate(void **state)
 	ldns_pkt_free(lp);
 
 	/* Fits in 1232 whole; over TCP too. */
-	assert_int_equal(wire_reply_to_client(up.b, up.n, &r, &q, out, 1232), up.n);
-	assert_int_equal(wire_reply_to_client(up.b, up.n, &r, &q, out, WIRE_TCP_MAX), up.n);
+	assert_int_equal(wire_reply_to_client(up.b, up.n, &r, &q, false, out, 1232), up.n);
+	assert_int_equal(wire_reply_to_client(up.b, up.n, &r, &q, false, out, WIRE_TCP_MAX), up.n);
 
 	/* A big additional section is dropped without TC when the rest fits. */
 	tq_hdr(&up, 0x1111, WIRE_FLAG_QR | WIRE_FLAG_RA, 1, 1, 0, 30);
@@ -573,7 +573,7 @@ static void test_to_client_truncate(void **state)
 	}
 	assert_int_equal(check(up.b, up.n, 0x1111, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
 	client_query(&q, &cq, false);
-	n = wire_reply_to_client(up.b, up.n, &r, &q, out, 512);
+	n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, 512);
 	assert_int_equal(n, 12 + 17 + 4 + 16);
 	lp = tq_ldns(out, n);
 	assert_false(ldns_pkt_tc(lp));
@@ -581,7 +581,7 @@ static void test_to_client_truncate(void **state)
 	assert_int_equal(ldns_pkt_arcount(lp), 0);
 	ldns_pkt_free(lp);
 	client_query(&q, &cq, true);
-	n = wire_reply_to_client(up.b, up.n, &r, &q, out, 512);
+	n = wire_reply_to_client(up.b, up.n, &r, &q, false, out, 512);
 	assert_int_equal(n, 12 + 17 + 4 + 16 + 11);
 	lp = tq_ldns(out, n);
 	assert_false(ldns_pkt_tc(lp));
@@ -593,17 +593,17 @@ static void test_to_client_truncate(void **state)
 	up.b[2] |= 0x02;
 	assert_int_equal(check(up.b, up.n - 5, 0x1111, "www.example.com", LDNS_RR_TYPE_A, &r), WIRE_OK);
 	assert_true(r.partial);
-	n = wire_reply_to_client(up.b, up.n - 5, &r, &q, out, 512);
+	n = wire_reply_to_client(up.b, up.n - 5, &r, &q, false, out, 512);
 	assert_int_equal(n, 12 + 17 + 4 + 11);
 	lp = tq_ldns(out, n);
 	assert_true(ldns_pkt_tc(lp));
 	ldns_pkt_free(lp);
 
 	/* Too small for anything; a reply for another question. */
-	assert_int_equal(wire_reply_to_client(up.b, up.n - 5, &r, &q, out, 20), 0);
+	assert_int_equal(wire_reply_to_client(up.b, up.n - 5, &r, &q, false, out, 20), 0);
 	wire_query other = q;
 	other.qname_len = 3;
-	assert_int_equal(wire_reply_to_client(up.b, up.n - 5, &r, &other, out, 512), 0);
+	assert_int_equal(wire_reply_to_client(up.b, up.n - 5, &r, &other, false, out, 512), 0);
 }
 
 static void test_name_helpers(void **state)

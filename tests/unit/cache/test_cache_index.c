@@ -1,0 +1,242 @@
+/*
+ * test_cache_index.c: the cache's own machinery: the open-addressing index
+ * under churn (against a model), the slab (big entries, memory given
+ * back), 32-bit times (a rebase after 49 days), long lifetimes.
+ */
+#include "cache_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void name_of(char *buf, size_t cap, int i)
+{
+	/* lengths from 1 to 30 labels' worth: many size classes */
+	snprintf(buf, cap, "%.*sn%d.example.com", i % 23, "abcdefghijklmnopqrstuvw", i);
+}
+
+/* An answer whose A record says which name it is for. */
+static ldns_pkt *named_reply(int i, uint32_t ttl)
+{
+	char name[96], rr[256];
+	name_of(name, sizeof(name), i);
+	ldns_pkt *p = ct_reply(name, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+	snprintf(rr, sizeof(rr), "%s. %u IN A 10.%d.%d.%d", name, ttl, (i >> 16) & 255,
+		 (i >> 8) & 255, i & 255);
+	ct_push(p, LDNS_SECTION_ANSWER, rr);
+	return p;
+}
+
+static void q_of(wire_query *q, int i)
+{
+	char name[96];
+	name_of(name, sizeof(name), i);
+	ct_upstream_q(q, name, LDNS_RR_TYPE_A, false, false);
+}
+
+/* -1: a miss; else the i the answer's A record names. */
+static int lookup(cache *c, int i, uint64_t now)
+{
+	wire_query q;
+	cache_hit hit;
+	q_of(&q, i);
+	ldns_pkt *p = ct_answer(c, &q, now, 1232, &hit);
+	if (p == NULL)
+		return -1;
+	ldns_rr *rr = ldns_rr_list_rr(ldns_pkt_answer(p), 0);
+	const uint8_t *a = ldns_rdf_data(ldns_rr_rdf(rr, 0));
+	int got = a[1] << 16 | a[2] << 8 | a[3];
+	ldns_pkt_free(p);
+	return got;
+}
+
+/*
+ * Random inserts, replacements, lookups and expiries over 400 names in a
+ * 64-entry cache: every hit is the right name's answer, every name just
+ * stored is found, and the names found are exactly as many as the cache
+ * counts.
+ */
+static void test_churn(void **state)
+{
+	(void)state;
+	cache *c = ct_cache(64, NULL);
+	uint32_t seed = 12345;
+	uint64_t now = T0;
+
+	for (int step = 0; step < 4000; step++) {
+		seed = seed * 1103515245u + 12345u;
+		int i = (int)((seed >> 8) % 400);
+		now += (seed >> 20) % 50;
+		if ((seed >> 4) % 3) {
+			wire_query q;
+			q_of(&q, i);
+			assert_true(ct_insert(c, &q, named_reply(i, 1 + (seed >> 12) % 30), now));
+			assert_int_equal(lookup(c, i, now), i);
+		} else {
+			int got = lookup(c, i, now);
+			assert_true(got == -1 || got == i);
+		}
+		assert_true(cache_get_stats(c)->entries <= 64);
+	}
+	/* Without time passing, a lookup drops nothing: count what is there. */
+	uint64_t n = 0;
+	for (int i = 0; i < 400; i++)
+		n += lookup(c, i, now) == i;
+	const cache_stats *st = cache_get_stats(c);
+	assert_int_equal(n, st->entries);
+	/* Later, all expired: every lookup reclaims its entry, and the slab
+	 * gives every block back. */
+	for (int i = 0; i < 400; i++)
+		assert_int_equal(lookup(c, i, now + 100000), -1);
+	assert_int_equal(st->entries, 0);
+	assert_int_equal(st->bytes, 0);
+	/* Usable again. */
+	wire_query q;
+	q_of(&q, 7);
+	assert_true(ct_insert(c, &q, named_reply(7, 60), now));
+	assert_int_equal(lookup(c, 7, now), 7);
+	cache_free(c);
+}
+
+/* Replies past the slab's largest class get a block of their own. */
+static void test_big_entries(void **state)
+{
+	(void)state;
+	cache *c = ct_cache(4, NULL);
+	wire_query q;
+	cache_hit hit;
+
+	for (int k = 0; k < 6; k++) {
+		char name[32];
+		snprintf(name, sizeof(name), "big%d.example.com", k);
+		ldns_pkt *r = ct_reply(name, LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+		for (int i = 0; i < 100; i++) {
+			char rr[128];
+			snprintf(rr, sizeof(rr), "%s. 300 IN A 192.0.%d.%d", name, k, i + 1);
+			ct_push(r, LDNS_SECTION_ANSWER, rr);
+		}
+		ct_upstream_q(&q, name, LDNS_RR_TYPE_A, false, false);
+		assert_true(ct_insert(c, &q, r, T0));
+		ldns_pkt *p = ct_answer(c, &q, T0 + 1000, WIRE_TCP_MAX, &hit);
+		assert_int_equal(ldns_pkt_ancount(p), 100);
+		ct_assert_ttls(p, 299);
+		ldns_pkt_free(p);
+	}
+	const cache_stats *st = cache_get_stats(c);
+	assert_int_equal(st->entries, 4);
+	assert_int_equal(st->evictions, 2);
+	assert_true(st->bytes > 4 * 1600);
+	cache_flush(c);
+	assert_int_equal(st->bytes, 0);
+	cache_free(c);
+}
+
+/*
+ * Times are 32-bit ms past a base: 49 days on, the base moves. Entries
+ * born more than 12 days before go; younger ones keep their age.
+ */
+static void test_rebase(void **state)
+{
+	(void)state;
+	cache *c = ct_cache(16, &(cache_opts){ .max_ttl = 30 * 86400 });
+	const uint64_t day = 86400000;
+	wire_query q;
+
+	q_of(&q, 1);
+	assert_true(ct_insert(c, &q, named_reply(1, 300), T0));
+	q_of(&q, 2);
+	assert_true(ct_insert(c, &q, named_reply(2, 20 * 86400), T0 + 38 * day));
+	q_of(&q, 3);
+	assert_true(ct_insert(c, &q, named_reply(3, 20 * 86400), T0 + 48 * day));
+	assert_int_equal(cache_get_stats(c)->entries, 3);
+	/* 51 days after T0: past 2^32 ms from the first base. */
+	uint64_t now = T0 + 51 * day;
+	q_of(&q, 4);
+	assert_true(ct_insert(c, &q, named_reply(4, 300), now));
+	const cache_stats *st = cache_get_stats(c);
+	assert_int_equal(st->entries, 2);     /* 1 (dead) and 2 (13 days old) went */
+	assert_int_equal(lookup(c, 2, now), -1);
+	assert_int_equal(st->expired, 1);
+	assert_int_equal(st->evictions, 1);
+	assert_int_equal(lookup(c, 3, now), 3);
+	assert_int_equal(lookup(c, 4, now + 299999), 4);
+	assert_int_equal(lookup(c, 4, now + 300000), -1);
+	/* 3 still counts its age from T0 + 48 days. */
+	cache_hit hit;
+	q_of(&q, 3);
+	ldns_pkt *p = ct_answer(c, &q, now, 1232, &hit);
+	assert_int_equal(ct_ttl(p, LDNS_SECTION_ANSWER, 0), 20 * 86400 - 3 * 86400);
+	ldns_pkt_free(p);
+	cache_free(c);
+}
+
+/* A lifetime past 9 hours is kept in whole minutes: the entry and its
+ * TTLs end together, at most a minute early. */
+static void test_long_life(void **state)
+{
+	(void)state;
+	cache *c = ct_cache(16, &(cache_opts){ .max_ttl = 30 * 86400 });
+	wire_query q;
+	cache_hit hit;
+
+	q_of(&q, 5);
+	assert_true(ct_insert(c, &q, named_reply(5, 100000), T0));
+	ldns_pkt *p = ct_answer(c, &q, T0, 1232, &hit);
+	assert_int_equal(ct_ttl(p, LDNS_SECTION_ANSWER, 0), 99960);
+	assert_int_equal(hit.ttl_left, 99960);
+	ldns_pkt_free(p);
+	assert_int_equal(lookup(c, 5, T0 + 99959999), 5);
+	assert_int_equal(lookup(c, 5, T0 + 99960000), -1);
+	/* Up to 32767 s, to the second. */
+	q_of(&q, 6);
+	assert_true(ct_insert(c, &q, named_reply(6, 32767), T0));
+	assert_int_equal(lookup(c, 6, T0 + 32766999), 6);
+	assert_int_equal(lookup(c, 6, T0 + 32767000), -1);
+	/* Past 22 days: capped there. */
+	q_of(&q, 7);
+	assert_true(ct_insert(c, &q, named_reply(7, 25 * 86400), T0));
+	p = ct_answer(c, &q, T0, 1232, &hit);
+	assert_int_equal(ct_ttl(p, LDNS_SECTION_ANSWER, 0), 0x7FFF * 60);
+	ldns_pkt_free(p);
+	cache_free(c);
+}
+
+/* Over a full revolution, the clock keeps what is hit among sizes that
+ * differ (entries of other sizes land on other slab pages). */
+static void test_clock_across_sizes(void **state)
+{
+	(void)state;
+	cache *c = ct_cache(32, NULL);
+	wire_query q;
+
+	for (int i = 0; i < 32; i++) {
+		q_of(&q, i);
+		assert_true(ct_insert(c, &q, named_reply(i, 300), T0));
+	}
+	for (int round = 0; round < 5; round++) {
+		/* 0..7 are hit every round; 32 newcomers a round push the rest out */
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(lookup(c, i, T0), i);
+		for (int k = 0; k < 24; k++) {
+			int i = 100 + round * 24 + k;
+			q_of(&q, i);
+			assert_true(ct_insert(c, &q, named_reply(i, 300), T0));
+		}
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(lookup(c, i, T0), i);
+	assert_int_equal(cache_get_stats(c)->entries, 32);
+	cache_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_churn),
+		cmocka_unit_test(test_big_entries),
+		cmocka_unit_test(test_rebase),
+		cmocka_unit_test(test_long_life),
+		cmocka_unit_test(test_clock_across_sizes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
