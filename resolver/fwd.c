@@ -505,6 +505,11 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q, const query_meta *
 	req_start(r);
 }
 
+void fwd_flush(fwd *f)
+{
+	upsock_flush(f->pool);
+}
+
 void fwd_prefetch(fwd *f, const wire_query *q)
 {
 	uint8_t key[FWD_KEY_MAX];

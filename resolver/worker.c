@@ -132,6 +132,22 @@ void worker_tick_begin(worker *w)
 	w->tick.valid = true;
 }
 
+void worker_batch_begin(worker *w)
+{
+	worker_tick_begin(w);
+	w->batching = true;
+}
+
+void worker_batch_end(worker *w)
+{
+	/* Queries first: a send that fails may answer its clients (SERVFAIL),
+	 * and those answers join the queue flushed next. */
+	fwd_flush(w->fwd);
+	udp_flush_all(w);
+	w->batching = false;
+	worker_tick_end(w);
+}
+
 int64_t worker_now(worker *w)
 {
 	return w->tick.valid ? w->tick.now : daemon_now(w->d);
