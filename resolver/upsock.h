@@ -28,6 +28,7 @@
 #define UPSOCK_ROUNDS 2         /* recvmmsg calls per wakeup, then let others run */
 #define UPSOCK_QUEUE 64         /* queries queued in one worker batch */
 #define UPSOCK_PKT_MAX 1500     /* a query that may be queued; larger go at once */
+#define UPSOCK_IDS 256          /* random query IDs drawn per getrandom call */
 
 typedef struct upsock upsock;
 typedef struct upsock_pool upsock_pool;
