@@ -26,6 +26,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,6 +44,7 @@
 #define FWD_MAX_WAITERS 65536       /* clients waiting, all requests together */
 #define FWD_PKT_MAX 1500            /* a forwarded query; bigger ones are refused */
 #define FWD_KEY_MAX (WIRE_NAME_MAX + 5)
+#define FWD_SPARE_MAX 256           /* freed requests and waiters kept for reuse */
 
 typedef struct fwd_waiter {
 	struct fwd_waiter *next;
@@ -52,24 +54,26 @@ typedef struct fwd_waiter {
 } fwd_waiter;
 
 typedef struct fwd_req {
-	struct fwd_req *hnext;     /* hash chain; NULL when not shared */
+	struct fwd_req *hnext;     /* hash chain; NULL when not shared; the
+				      spare list when spare */
 	struct fwd_req *next, *prev; /* every request, for shutdown */
 	fwd *f;
 	uint32_t hash;
 	bool shared;               /* in the table */
-	uint8_t key[FWD_KEY_MAX];
 	size_t keylen;
 	fwd_waiter *waiters;
-	wire_query q;              /* the question as asked upstream */
-	uint8_t pkt[FWD_PKT_MAX];  /* the query sent; the ID changes per attempt */
 	size_t pkt_len;
 	size_t up;                 /* the upstream of the current attempt */
 	uint16_t id;
 	upsock_handle h;           /* UDP attempt in flight */
 	updot_handle dh;           /* DoT attempt in flight */
-	struct event *ev_timer;    /* deadline of the current attempt */
 	struct bufferevent *bev;   /* TCP attempt */
 	uint64_t sent_us;          /* when the current attempt was sent */
+	/* Kept by a spare request: cleared on reuse only up to here. */
+	struct event *ev_timer;    /* deadline of the current attempt */
+	wire_query q;              /* the question as asked upstream */
+	uint8_t key[FWD_KEY_MAX];
+	uint8_t pkt[FWD_PKT_MAX];  /* the query sent; the ID changes per attempt */
 } fwd_req;
 
 struct fwd {
@@ -79,6 +83,11 @@ struct fwd {
 	upsock_pool *pool;
 	updot_pool *dot;
 	size_t n_reqs, n_waiters;
+	/* Freed requests (with their timer) and waiters, reused: malloc and
+	 * free of both cost about 6% of the miss path in perf. */
+	fwd_req *spare_reqs;
+	fwd_waiter *spare_waiters;
+	size_t n_spare_reqs, n_spare_waiters;
 	uint8_t rbuf[WIRE_TCP_MAX];
 };
 
@@ -153,8 +162,14 @@ static void waiter_free(fwd *f, fwd_waiter *wt)
 {
 	if (wt->c.t != TRANSPORT_UDP)
 		tcp_conn_unref(wt->c.conn);
-	free(wt);
 	f->n_waiters--;
+	if (f->n_spare_waiters < FWD_SPARE_MAX) {
+		wt->next = f->spare_waiters;
+		f->spare_waiters = wt;
+		f->n_spare_waiters++;
+		return;
+	}
+	free(wt);
 }
 
 static void req_unlink(fwd_req *r)
@@ -174,7 +189,6 @@ static void req_free(fwd_req *r)
 	fwd *f = r->f;
 	req_unlink(r);
 	attempt_stop(r);
-	event_free(r->ev_timer);
 	while (r->waiters) {
 		fwd_waiter *wt = r->waiters;
 		r->waiters = wt->next;
@@ -186,8 +200,15 @@ static void req_free(fwd_req *r)
 		f->all = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	free(r);
 	f->n_reqs--;
+	if (f->n_spare_reqs < FWD_SPARE_MAX) {  /* its timer was stopped above */
+		r->hnext = f->spare_reqs;
+		f->spare_reqs = r;
+		f->n_spare_reqs++;
+		return;
+	}
+	event_free(r->ev_timer);
+	free(r);
 }
 
 /* Whether the policy passes q's name for every client now and until the
@@ -419,9 +440,13 @@ static fwd_req *find_shared(fwd *f, uint32_t hash, const uint8_t *key, size_t ke
 static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q,
 		       const query_meta *meta)
 {
-	fwd_waiter *wt = malloc(sizeof(*wt));
-	if (!wt)
+	fwd_waiter *wt = f->spare_waiters;
+	if (wt) {
+		f->spare_waiters = wt->next;
+		f->n_spare_waiters--;
+	} else if (!(wt = malloc(sizeof(*wt)))) {
 		return;
+	}
 	wt->c = *c;
 	wt->q = *q;
 	wt->q.edns_opts = NULL;
@@ -439,19 +464,28 @@ static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q,
 static fwd_req *req_new(fwd *f, const wire_query *q, const uint8_t *key, size_t keylen,
 			uint32_t hash, bool shareable)
 {
-	fwd_req *r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
+	fwd_req *r = f->spare_reqs;
+	if (r) {
+		f->spare_reqs = r->hnext;
+		f->n_spare_reqs--;
+		memset(r, 0, offsetof(fwd_req, ev_timer));  /* the buffers are written below */
+	} else {
+		if (!(r = calloc(1, sizeof(*r))))
+			return NULL;
+		if (!(r->ev_timer = evtimer_new(f->w->base, on_timer, r))) {
+			free(r);
+			return NULL;
+		}
+	}
 	r->f = f;
 	r->q = *q;
 	r->q.edns_opts = NULL;
 	r->q.edns_opts_len = 0;
 	r->pkt_len = wire_build_forward(q, 0, r->pkt, sizeof(r->pkt));
-	r->ev_timer = evtimer_new(f->w->base, on_timer, r);
-	if (!r->pkt_len || !r->ev_timer) {
-		if (r->ev_timer)
-			event_free(r->ev_timer);
-		free(r);
+	if (!r->pkt_len) {
+		r->hnext = f->spare_reqs;  /* cannot be forwarded: back to the spares */
+		f->spare_reqs = r;
+		f->n_spare_reqs++;
 		return NULL;
 	}
 	f->n_reqs++;
@@ -529,6 +563,17 @@ void fwd_free(fwd *f)
 		return;
 	while (f->all)
 		req_free(f->all);
+	while (f->spare_reqs) {
+		fwd_req *r = f->spare_reqs;
+		f->spare_reqs = r->hnext;
+		event_free(r->ev_timer);
+		free(r);
+	}
+	while (f->spare_waiters) {
+		fwd_waiter *wt = f->spare_waiters;
+		f->spare_waiters = wt->next;
+		free(wt);
+	}
 	upsock_pool_free(f->pool);
 	updot_pool_free(f->dot);
 	free(f);
