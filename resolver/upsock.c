@@ -20,6 +20,7 @@ struct upsock {
 	struct event *ev;
 	unsigned uses;               /* queries sent from it */
 	unsigned n_pending;
+	uint64_t used;               /* bit i: pending[i] holds a query */
 	unsigned n_queued;           /* queries in the pool's queue: closing waits */
 	bool retired;                /* takes no new queries; closed once drained */
 	unsigned busy;               /* inside its own callbacks: closing waits */
@@ -74,6 +75,34 @@ static uint16_t next_id(upsock_pool *p)
 	return p->ids[--p->n_ids];
 }
 
+_Static_assert(UPSOCK_PENDING == 64, "upsock.used is a 64-bit mask of the slots");
+
+/* The slot of the query in flight on s with this ID, or -1. */
+static int slot_of_id(const upsock *s, uint16_t id)
+{
+	for (uint64_t m = s->used; m; m &= m - 1) {
+		int i = __builtin_ctzll(m);
+		if (s->pending[i].id == id)
+			return i;
+	}
+	return -1;
+}
+
+static void slot_take(upsock *s, unsigned slot, void *owner, uint16_t id)
+{
+	s->pending[slot].owner = owner;
+	s->pending[slot].id = id;
+	s->used |= (uint64_t)1 << slot;
+	s->n_pending++;
+}
+
+static void slot_clear(upsock *s, unsigned slot)
+{
+	s->pending[slot].owner = NULL;
+	s->used &= ~((uint64_t)1 << slot);
+	s->n_pending--;
+}
+
 static void sock_close(upsock *s)
 {
 	upsock_pool *p = s->p;
@@ -118,12 +147,12 @@ static void sock_fail(upsock *s)
 {
 	upsock_pool *p = s->p;
 	sock_mark_retired(s);
-	for (unsigned i = 0; i < UPSOCK_PENDING && s->n_pending; i++) {
+	for (uint64_t m = s->used; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(m);
 		void *owner = s->pending[i].owner;
 		if (!owner)
 			continue;
-		s->pending[i].owner = NULL;
-		s->n_pending--;
+		slot_clear(s, i);
 		p->ops.error(owner);  /* may send elsewhere; its slot here is gone */
 	}
 }
@@ -136,19 +165,12 @@ static void on_datagram(upsock *s, const uint8_t *pkt, size_t len)
 		p->w->stats.upstream_mismatch++;
 		return;
 	}
-	uint16_t id = (uint16_t)(pkt[0] << 8 | pkt[1]);
-	void *owner = NULL;
-	for (unsigned i = 0; i < UPSOCK_PENDING; i++) {
-		if (s->pending[i].owner && s->pending[i].id == id) {
-			owner = s->pending[i].owner;
-			break;
-		}
-	}
-	if (!owner) {
+	int slot = slot_of_id(s, (uint16_t)(pkt[0] << 8 | pkt[1]));
+	if (slot < 0) {
 		p->w->stats.upstream_mismatch++;  /* late, or not ours */
 		return;
 	}
-	p->ops.reply(owner, pkt, len);
+	p->ops.reply(s->pending[slot].owner, pkt, len);
 }
 
 /* Reads the replies a batch at a time; a short batch means the socket is
@@ -239,17 +261,11 @@ int upsock_send(upsock_pool *p, size_t up, uint8_t *pkt, size_t len, void *owner
 	upsock *s = sock_pick(p, up);
 	if (!s)
 		return -1;
-	unsigned slot = 0;
-	while (s->pending[slot].owner)
-		slot++;
+	unsigned slot = (unsigned)__builtin_ctzll(~s->used);  /* sock_pick: one is free */
 	uint16_t qid;
-	bool taken;
-	do {  /* an ID not in flight on this socket */
+	do  /* an ID not in flight on this socket */
 		qid = next_id(p);
-		taken = false;
-		for (unsigned i = 0; i < UPSOCK_PENDING && !taken; i++)
-			taken = s->pending[i].owner && s->pending[i].id == qid;
-	} while (taken);
+	while (slot_of_id(s, qid) >= 0);
 	pkt[0] = (uint8_t)(qid >> 8);
 	pkt[1] = (uint8_t)qid;
 	if (p->w->batching && len <= UPSOCK_PKT_MAX && p->n_q < UPSOCK_QUEUE) {
@@ -263,9 +279,7 @@ int upsock_send(upsock_pool *p, size_t up, uint8_t *pkt, size_t len, void *owner
 		sock_retire(s);
 		return -1;
 	}
-	s->pending[slot].owner = owner;
-	s->pending[slot].id = qid;
-	s->n_pending++;
+	slot_take(s, slot, owner, qid);
 	if (++s->uses >= UPSOCK_USES)
 		sock_retire(s);  /* rotate to a fresh random port */
 	h->s = s;
@@ -287,8 +301,7 @@ static void send_batch(upsock_pool *p, upsock *s, unsigned m, void **failed, uns
 				continue;
 			const upsock_queued *e = &p->q[p->out_q[done]];
 			p->w->stats.upstream_errors++;
-			s->pending[e->slot].owner = NULL;
-			s->n_pending--;
+			slot_clear(s, e->slot);
 			failed[(*n_failed)++] = e->owner;
 			sock_mark_retired(s);
 			n = 1;
@@ -334,8 +347,7 @@ void upsock_release(upsock_pool *p, upsock_handle *h)
 	if (!s)
 		return;
 	h->s = NULL;
-	s->pending[h->slot].owner = NULL;
-	s->n_pending--;
+	slot_clear(s, h->slot);
 	sock_maybe_close(s);
 }
 
