@@ -163,6 +163,9 @@ struct worker {
 	 * changes and the cache holds nothing from outside it: plain cache
 	 * entries (cache_insert_plain) may be served without the policy walk. */
 	int64_t plain_from, plain_until;
+	/* +1 at every worker_policy_changed: a decision taken under an older
+	 * epoch may no longer hold. */
+	uint64_t policy_epoch;
 	struct event *stop_ev;         /* activated from the main thread */
 	struct event *stop_timer;
 	bool stopping;

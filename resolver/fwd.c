@@ -69,6 +69,9 @@ typedef struct fwd_req {
 	updot_handle dh;           /* DoT attempt in flight */
 	struct bufferevent *bev;   /* TCP attempt */
 	uint64_t sent_us;          /* when the current attempt was sent */
+	/* policy_epoch + 1 when the question passed for every client at the
+	 * submit (no groups, inside the plain span); 0: not known. */
+	uint64_t pass_epoch;
 	/* Kept by a spare request: cleared on reuse only up to here. */
 	struct event *ev_timer;    /* deadline of the current attempt */
 	wire_query q;              /* the question as asked upstream */
@@ -211,15 +214,24 @@ static void req_free(fwd_req *r)
 	free(r);
 }
 
-/* Whether the policy passes q's name for every client now and until the
- * worker's next policy change: then its cached answer may skip the walk. */
-static bool passes_for_all(worker *w, const wire_query *q)
+/* Whether now lies in the span in which the policy decides the same for
+ * every client and every instant (no groups, no rule starts or ends). */
+static bool in_plain_span(worker *w)
 {
 	int64_t now = worker_now(w);
-	if (w->cfg->n_groups || now < w->plain_from || now >= w->plain_until)
+	return !w->cfg->n_groups && now >= w->plain_from && now < w->plain_until;
+}
+
+/* Whether the policy passes r's name for every client now and until the
+ * worker's next policy change: then its cached answer may skip the walk. */
+static bool passes_for_all(worker *w, const fwd_req *r)
+{
+	if (!in_plain_span(w))
 		return false;
+	if (r->pass_epoch == w->policy_epoch + 1)
+		return true;  /* passed at the submit, in this same span: no second walk */
 	policy_match m;
-	policy_decide(w->pol, q->qname, q->qtype, NULL, now, &m);
+	policy_decide(w->pol, r->q.qname, r->q.qtype, NULL, worker_now(w), &m);
 	return m.verdict == POLICY_PASS;
 }
 
@@ -230,7 +242,7 @@ static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_
 	worker *w = f->w;
 	req_unlink(r);  /* nobody new may join while we answer */
 	if (reply && r->q.rd) {
-		if (passes_for_all(w, &r->q))
+		if (passes_for_all(w, r))
 			cache_insert_plain(w->cache, &r->q, reply, len, rep, worker_ms(w));
 		else
 			cache_insert(w->cache, &r->q, reply, len, rep, worker_ms(w));
@@ -535,6 +547,8 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q, const query_meta *
 		query_answer_servfail(w, c, q, meta);
 		return;
 	}
+	if (meta->verdict == POLICY_PASS && in_plain_span(w))
+		r->pass_epoch = w->policy_epoch + 1;
 	add_waiter(f, r, c, q, meta);  /* before the start: a failure answers at once */
 	req_start(r);
 }

@@ -168,6 +168,7 @@ void worker_policy_changed(worker *w)
 	/* A cached answer may hold a CNAME chain into a name that is now
 	 * blocked, or be a plain entry whose hits skip the policy walk. */
 	cache_flush(w->cache);
+	w->policy_epoch++;
 	if (w->id == 0)
 		xfr_policy_changed(w->d->xfr);  /* the RPZ zone may change too */
 }
