@@ -140,7 +140,9 @@ struct worker {
 
 	struct udp_listener **udp;     /* owned */
 	size_t n_udp;
-	struct udp_listener *batching; /* the listener whose batch is being handled */
+	/* Inside a batch (worker_batch_begin/end): UDP answers and upstream
+	 * queries are queued and go out together at its end. */
+	bool batching;
 	struct tcp_server **tcp;       /* owned */
 	size_t n_tcp;
 	struct tcp_server **tls;       /* owned: DoT listeners (listen_tls.c) */
@@ -161,6 +163,9 @@ struct worker {
 	 * changes and the cache holds nothing from outside it: plain cache
 	 * entries (cache_insert_plain) may be served without the policy walk. */
 	int64_t plain_from, plain_until;
+	/* +1 at every worker_policy_changed: a decision taken under an older
+	 * epoch may no longer hold. */
+	uint64_t policy_epoch;
 	struct event *stop_ev;         /* activated from the main thread */
 	struct event *stop_timer;
 	bool stopping;
@@ -189,6 +194,15 @@ static inline void worker_tick_end(worker *w)
 {
 	w->tick.valid = false;
 }
+/*
+ * A batch: a round of datagrams read from one socket (a listener's or an
+ * upstream's) and handled together. Reads the clocks once (as
+ * worker_tick_begin); until _end, the UDP answers to clients and the
+ * upstream queries are queued; _end sends the queries (one sendmmsg per
+ * upstream socket), then the answers (one sendmmsg per listener). Not nested.
+ */
+void worker_batch_begin(worker *w);
+void worker_batch_end(worker *w);
 /* Policy time, monotonic milliseconds and microseconds: the batch's reading
  * inside a batch, else the clocks now. */
 int64_t worker_now(worker *w);

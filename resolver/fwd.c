@@ -26,6 +26,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,6 +44,7 @@
 #define FWD_MAX_WAITERS 65536       /* clients waiting, all requests together */
 #define FWD_PKT_MAX 1500            /* a forwarded query; bigger ones are refused */
 #define FWD_KEY_MAX (WIRE_NAME_MAX + 5)
+#define FWD_SPARE_MAX 256           /* freed requests and waiters kept for reuse */
 
 typedef struct fwd_waiter {
 	struct fwd_waiter *next;
@@ -52,24 +54,29 @@ typedef struct fwd_waiter {
 } fwd_waiter;
 
 typedef struct fwd_req {
-	struct fwd_req *hnext;     /* hash chain; NULL when not shared */
+	struct fwd_req *hnext;     /* hash chain; NULL when not shared; the
+				      spare list when spare */
 	struct fwd_req *next, *prev; /* every request, for shutdown */
 	fwd *f;
 	uint32_t hash;
 	bool shared;               /* in the table */
-	uint8_t key[FWD_KEY_MAX];
 	size_t keylen;
 	fwd_waiter *waiters;
-	wire_query q;              /* the question as asked upstream */
-	uint8_t pkt[FWD_PKT_MAX];  /* the query sent; the ID changes per attempt */
 	size_t pkt_len;
 	size_t up;                 /* the upstream of the current attempt */
 	uint16_t id;
 	upsock_handle h;           /* UDP attempt in flight */
 	updot_handle dh;           /* DoT attempt in flight */
-	struct event *ev_timer;    /* deadline of the current attempt */
 	struct bufferevent *bev;   /* TCP attempt */
 	uint64_t sent_us;          /* when the current attempt was sent */
+	/* policy_epoch + 1 when the question passed for every client at the
+	 * submit (no groups, inside the plain span); 0: not known. */
+	uint64_t pass_epoch;
+	/* Kept by a spare request: cleared on reuse only up to here. */
+	struct event *ev_timer;    /* deadline of the current attempt */
+	wire_query q;              /* the question as asked upstream */
+	uint8_t key[FWD_KEY_MAX];
+	uint8_t pkt[FWD_PKT_MAX];  /* the query sent; the ID changes per attempt */
 } fwd_req;
 
 struct fwd {
@@ -79,6 +86,11 @@ struct fwd {
 	upsock_pool *pool;
 	updot_pool *dot;
 	size_t n_reqs, n_waiters;
+	/* Freed requests (with their timer) and waiters, reused: malloc and
+	 * free of both cost about 6% of the miss path in perf. */
+	fwd_req *spare_reqs;
+	fwd_waiter *spare_waiters;
+	size_t n_spare_reqs, n_spare_waiters;
 	uint8_t rbuf[WIRE_TCP_MAX];
 };
 
@@ -153,8 +165,14 @@ static void waiter_free(fwd *f, fwd_waiter *wt)
 {
 	if (wt->c.t != TRANSPORT_UDP)
 		tcp_conn_unref(wt->c.conn);
-	free(wt);
 	f->n_waiters--;
+	if (f->n_spare_waiters < FWD_SPARE_MAX) {
+		wt->next = f->spare_waiters;
+		f->spare_waiters = wt;
+		f->n_spare_waiters++;
+		return;
+	}
+	free(wt);
 }
 
 static void req_unlink(fwd_req *r)
@@ -174,7 +192,6 @@ static void req_free(fwd_req *r)
 	fwd *f = r->f;
 	req_unlink(r);
 	attempt_stop(r);
-	event_free(r->ev_timer);
 	while (r->waiters) {
 		fwd_waiter *wt = r->waiters;
 		r->waiters = wt->next;
@@ -186,19 +203,35 @@ static void req_free(fwd_req *r)
 		f->all = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-	free(r);
 	f->n_reqs--;
+	if (f->n_spare_reqs < FWD_SPARE_MAX) {  /* its timer was stopped above */
+		r->hnext = f->spare_reqs;
+		f->spare_reqs = r;
+		f->n_spare_reqs++;
+		return;
+	}
+	event_free(r->ev_timer);
+	free(r);
 }
 
-/* Whether the policy passes q's name for every client now and until the
- * worker's next policy change: then its cached answer may skip the walk. */
-static bool passes_for_all(worker *w, const wire_query *q)
+/* Whether now lies in the span in which the policy decides the same for
+ * every client and every instant (no groups, no rule starts or ends). */
+static bool in_plain_span(worker *w)
 {
 	int64_t now = worker_now(w);
-	if (w->cfg->n_groups || now < w->plain_from || now >= w->plain_until)
+	return !w->cfg->n_groups && now >= w->plain_from && now < w->plain_until;
+}
+
+/* Whether the policy passes r's name for every client now and until the
+ * worker's next policy change: then its cached answer may skip the walk. */
+static bool passes_for_all(worker *w, const fwd_req *r)
+{
+	if (!in_plain_span(w))
 		return false;
+	if (r->pass_epoch == w->policy_epoch + 1)
+		return true;  /* passed at the submit, in this same span: no second walk */
 	policy_match m;
-	policy_decide(w->pol, q->qname, q->qtype, NULL, now, &m);
+	policy_decide(w->pol, r->q.qname, r->q.qtype, NULL, worker_now(w), &m);
 	return m.verdict == POLICY_PASS;
 }
 
@@ -209,7 +242,7 @@ static void req_finish(fwd_req *r, const uint8_t *reply, size_t len, const wire_
 	worker *w = f->w;
 	req_unlink(r);  /* nobody new may join while we answer */
 	if (reply && r->q.rd) {
-		if (passes_for_all(w, &r->q))
+		if (passes_for_all(w, r))
 			cache_insert_plain(w->cache, &r->q, reply, len, rep, worker_ms(w));
 		else
 			cache_insert(w->cache, &r->q, reply, len, rep, worker_ms(w));
@@ -419,9 +452,13 @@ static fwd_req *find_shared(fwd *f, uint32_t hash, const uint8_t *key, size_t ke
 static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q,
 		       const query_meta *meta)
 {
-	fwd_waiter *wt = malloc(sizeof(*wt));
-	if (!wt)
+	fwd_waiter *wt = f->spare_waiters;
+	if (wt) {
+		f->spare_waiters = wt->next;
+		f->n_spare_waiters--;
+	} else if (!(wt = malloc(sizeof(*wt)))) {
 		return;
+	}
 	wt->c = *c;
 	wt->q = *q;
 	wt->q.edns_opts = NULL;
@@ -439,19 +476,28 @@ static void add_waiter(fwd *f, fwd_req *r, const client *c, const wire_query *q,
 static fwd_req *req_new(fwd *f, const wire_query *q, const uint8_t *key, size_t keylen,
 			uint32_t hash, bool shareable)
 {
-	fwd_req *r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
+	fwd_req *r = f->spare_reqs;
+	if (r) {
+		f->spare_reqs = r->hnext;
+		f->n_spare_reqs--;
+		memset(r, 0, offsetof(fwd_req, ev_timer));  /* the buffers are written below */
+	} else {
+		if (!(r = calloc(1, sizeof(*r))))
+			return NULL;
+		if (!(r->ev_timer = evtimer_new(f->w->base, on_timer, r))) {
+			free(r);
+			return NULL;
+		}
+	}
 	r->f = f;
 	r->q = *q;
 	r->q.edns_opts = NULL;
 	r->q.edns_opts_len = 0;
 	r->pkt_len = wire_build_forward(q, 0, r->pkt, sizeof(r->pkt));
-	r->ev_timer = evtimer_new(f->w->base, on_timer, r);
-	if (!r->pkt_len || !r->ev_timer) {
-		if (r->ev_timer)
-			event_free(r->ev_timer);
-		free(r);
+	if (!r->pkt_len) {
+		r->hnext = f->spare_reqs;  /* cannot be forwarded: back to the spares */
+		f->spare_reqs = r;
+		f->n_spare_reqs++;
 		return NULL;
 	}
 	f->n_reqs++;
@@ -501,8 +547,15 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q, const query_meta *
 		query_answer_servfail(w, c, q, meta);
 		return;
 	}
+	if (meta->verdict == POLICY_PASS && in_plain_span(w))
+		r->pass_epoch = w->policy_epoch + 1;
 	add_waiter(f, r, c, q, meta);  /* before the start: a failure answers at once */
 	req_start(r);
+}
+
+void fwd_flush(fwd *f)
+{
+	upsock_flush(f->pool);
 }
 
 void fwd_prefetch(fwd *f, const wire_query *q)
@@ -524,6 +577,17 @@ void fwd_free(fwd *f)
 		return;
 	while (f->all)
 		req_free(f->all);
+	while (f->spare_reqs) {
+		fwd_req *r = f->spare_reqs;
+		f->spare_reqs = r->hnext;
+		event_free(r->ev_timer);
+		free(r);
+	}
+	while (f->spare_waiters) {
+		fwd_waiter *wt = f->spare_waiters;
+		f->spare_waiters = wt->next;
+		free(wt);
+	}
 	upsock_pool_free(f->pool);
 	updot_pool_free(f->dot);
 	free(f);

@@ -35,6 +35,10 @@ void fwd_submit(fwd *f, const client *c, const wire_query *q, const query_meta *
  * same question is already in flight. */
 void fwd_prefetch(fwd *f, const wire_query *q);
 
+/* Sends the upstream queries queued during the worker's batch. A send that
+ * fails moves its request on to the next upstream, as at once. */
+void fwd_flush(fwd *f);
+
 /* Requests in flight. */
 size_t fwd_inflight(const fwd *f);
 

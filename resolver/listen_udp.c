@@ -4,7 +4,10 @@
  * One wakeup reads up to UDP_BATCH datagrams with recvmmsg; answers built
  * while the batch is handled are queued and sent with one sendmmsg at its
  * end, so a busy socket costs two system calls per batch instead of two per
- * query. Answers that arrive later (from upstream) are sent one by one.
+ * query. Answers to upstream replies are batched the same way: the upstream
+ * socket's read is a worker batch too (worker_batch_begin/end), and every
+ * answer queued meanwhile goes out in udp_flush_all at its end. Outside a
+ * batch (a timer, a TCP-borne query) an answer is sent at once.
  */
 #include "resolver/listen_udp.h"
 
@@ -42,6 +45,8 @@ struct udp_listener {
 
 static void flush(udp_listener *l)
 {
+	if (!l->n_out)
+		return;
 	unsigned done = 0;
 	while (done < l->n_out) {
 		int n = sendmmsg(l->fd, l->out_msg + done, l->n_out - done, 0);
@@ -68,8 +73,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		int n = recvmmsg(fd, l->in_msg, UDP_BATCH, 0, NULL);
 		if (n <= 0)
 			return;  /* EAGAIN, or an ICMP error of an earlier send */
-		w->batching = l;
-		worker_tick_begin(w);  /* one reading of the clocks per batch */
+		worker_batch_begin(w);  /* one reading of the clocks per batch */
 		uint64_t t0 = w->tick.mono_us;
 		for (int i = 0; i < n; i++) {
 			const struct msghdr *h = &l->in_msg[i].msg_hdr;
@@ -84,18 +88,32 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			c.ip = a.ip;
 			query_handle(w, &c, l->in_buf[i], l->in_msg[i].msg_len);
 		}
-		flush(l);
-		worker_tick_end(w);
-		w->batching = NULL;
+		worker_batch_end(w);  /* the upstream queries, then the answers */
 		if (n < UDP_BATCH)
 			return;
 	}
 }
 
+/* The listener whose socket is fd: the one a UDP client came in on. NULL
+ * once it is closed (a stopping worker answering what was in flight). */
+static udp_listener *by_fd(worker *w, int fd)
+{
+	for (size_t i = 0; i < w->n_udp; i++)
+		if (w->udp[i]->fd == fd)
+			return w->udp[i];
+	return NULL;
+}
+
+void udp_flush_all(worker *w)
+{
+	for (size_t i = 0; i < w->n_udp; i++)
+		flush(w->udp[i]);
+}
+
 void udp_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
 {
-	udp_listener *l = w->batching;
-	if (l && l->fd == c->fd && len <= sizeof(l->out_buf[0])) {
+	udp_listener *l = w->batching ? by_fd(w, c->fd) : NULL;
+	if (l && len <= sizeof(l->out_buf[0])) {
 		if (l->n_out == UDP_BATCH)
 			flush(l);
 		unsigned i = l->n_out++;
@@ -154,8 +172,6 @@ void udp_listener_free(udp_listener *l)
 {
 	if (!l)
 		return;
-	if (l->w->batching == l)
-		l->w->batching = NULL;
 	if (l->ev)
 		event_free(l->ev);
 	if (l->fd >= 0)

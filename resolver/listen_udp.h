@@ -19,8 +19,12 @@ udp_listener *udp_listener_new(worker *w, const cfg_addr *a, bool reuseport, cha
 			       size_t errlen);
 void udp_listener_free(udp_listener *l);
 
-/* Sends one datagram to c: queued into the current batch when c came in
- * with it, else sent at once. Errors are counted, never fatal. */
+/* Sends one datagram to c: queued on c's listener inside a worker batch
+ * (sent by udp_flush_all at its end), else sent at once. Errors are
+ * counted, never fatal. */
 void udp_send(worker *w, const client *c, const uint8_t *pkt, size_t len);
+
+/* Sends what every listener of w has queued (one sendmmsg each). */
+void udp_flush_all(worker *w);
 
 #endif

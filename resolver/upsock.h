@@ -24,6 +24,11 @@
 #define UPSOCK_PENDING 64       /* queries in flight on one socket */
 #define UPSOCK_USES 64          /* queries sent before a socket retires */
 #define UPSOCK_RCVBUF (1 << 20) /* receive buffer of each socket */
+#define UPSOCK_BATCH 32         /* replies read per recvmmsg */
+#define UPSOCK_ROUNDS 2         /* recvmmsg calls per wakeup, then let others run */
+#define UPSOCK_QUEUE 64         /* queries queued in one worker batch */
+#define UPSOCK_PKT_MAX 1500     /* a query that may be queued; larger go at once */
+#define UPSOCK_IDS 256          /* random query IDs drawn per getrandom call */
 
 typedef struct upsock upsock;
 typedef struct upsock_pool upsock_pool;
@@ -51,9 +56,16 @@ void upsock_pool_free(upsock_pool *p);
  * Sends pkt (len octets) to upstream `up` with a fresh random ID, which is
  * written into pkt[0..1] and returned in *id. 0 and *h set, or -1 (no
  * socket could be had, or the send failed) with *h cleared.
+ * Inside a worker batch the datagram is copied and queued instead, and
+ * upsock_flush sends it; if that send fails, the owner's error callback
+ * runs then, as for a socket error.
  */
 int upsock_send(upsock_pool *p, size_t up, uint8_t *pkt, size_t len, void *owner,
 		upsock_handle *h, uint16_t *id);
+
+/* Sends the queued queries: one sendmmsg per socket. Error callbacks run
+ * after the sends and may queue more, which are sent before it returns. */
+void upsock_flush(upsock_pool *p);
 
 /* Gives the slot back (after a reply, a timeout, or a cancel); h cleared.
  * Harmless on a cleared handle. */

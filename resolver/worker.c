@@ -132,6 +132,22 @@ void worker_tick_begin(worker *w)
 	w->tick.valid = true;
 }
 
+void worker_batch_begin(worker *w)
+{
+	worker_tick_begin(w);
+	w->batching = true;
+}
+
+void worker_batch_end(worker *w)
+{
+	/* Queries first: a send that fails may answer its clients (SERVFAIL),
+	 * and those answers join the queue flushed next. */
+	fwd_flush(w->fwd);
+	udp_flush_all(w);
+	w->batching = false;
+	worker_tick_end(w);
+}
+
 int64_t worker_now(worker *w)
 {
 	return w->tick.valid ? w->tick.now : daemon_now(w->d);
@@ -152,6 +168,7 @@ void worker_policy_changed(worker *w)
 	/* A cached answer may hold a CNAME chain into a name that is now
 	 * blocked, or be a plain entry whose hits skip the policy walk. */
 	cache_flush(w->cache);
+	w->policy_epoch++;
 	if (w->id == 0)
 		xfr_policy_changed(w->d->xfr);  /* the RPZ zone may change too */
 }
