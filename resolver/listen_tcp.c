@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
@@ -217,6 +218,14 @@ void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 	uint8_t len2[2] = { (uint8_t)(len >> 8), (uint8_t)len };
 	evbuffer_add(out, len2, 2);
 	evbuffer_add(out, pkt, len);
+	/* Adding to the output made the bufferevent wait for the socket to be
+	 * writable (an epoll_ctl, then another loop pass and an epoll_ctl to stop
+	 * waiting). Running its write callback later in this same pass instead
+	 * writes every answer of this pass at once (one TLS record for a read
+	 * pass's answers), and the worker's epoll changelist (worker.c) lets the
+	 * wait come and go without a system call. The callback is libevent's
+	 * own writer, which handles a socket that is not writable after all. */
+	event_active(&c->bev->ev_write, EV_WRITE, 1);
 	c->active_ms = worker_ms(c->w);
 	touch(c);
 	if (!c->paused && evbuffer_get_length(out) >= TCP_OUTPUT_PAUSE)
