@@ -59,6 +59,7 @@ struct tcp_conn {
 	bool paused;                /* reading stopped: too many in flight or
 				       too many answers unread */
 	transport t;
+	const tcp_kind *k;
 	struct event *timer;        /* the deadlines below (lazy: see the top) */
 	uint64_t timer_ms;          /* when it fires (worker_ms); 0: not armed */
 	uint64_t hs_until_ms;       /* the TLS handshake deadline; 0: done or none */
@@ -232,6 +233,15 @@ void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 		update_reading(c);
 }
 
+/* Input the kind read ahead (whole TLS records in OpenSSL's buffer) leaves
+ * the socket with nothing to signal: the bufferevent reads again later in
+ * this loop pass rather than wait for readiness that may never come. */
+static void read_buffered(tcp_conn *c)
+{
+	if (c->bev && !c->paused && !c->eof && c->k->buffered && c->k->buffered(c->bev))
+		event_active(&c->bev->ev_read, EV_READ, 1);
+}
+
 static void read_frames(struct bufferevent *bev, tcp_conn *c)
 {
 	worker *w = c->w;
@@ -270,6 +280,7 @@ static void read_frames(struct bufferevent *bev, tcp_conn *c)
 		c->partial_ms = worker_ms(w);
 		timer_at(c, c->partial_ms + TCP_QUERY_MS, c->partial_ms);
 	}
+	read_buffered(c);
 	maybe_finish(c);
 }
 
@@ -298,6 +309,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		c->hs_until_ms = 0;
 		c->active_ms = worker_ms(c->w);
 		touch(c);
+		read_buffered(c);  /* a query that came with the handshake's end */
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
@@ -377,6 +389,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	}
 	c->w = w;
 	c->t = s->k->t;
+	c->k = s->k;
 	memcpy(&c->sa, sa, (size_t)salen);
 	c->salen = (socklen_t)salen;
 	cfg_addr a;
