@@ -58,6 +58,7 @@ struct tcp_conn {
 	bool eof;                   /* the client finished sending */
 	bool paused;                /* reading stopped: too many in flight or
 				       too many answers unread */
+	bool in_read;               /* in read_frames: answers wait for its end */
 	transport t;
 	const tcp_kind *k;
 	struct event *timer;        /* the deadlines below (lazy: see the top) */
@@ -207,6 +208,31 @@ void tcp_conn_unref(tcp_conn *c)
 	maybe_finish(c);
 }
 
+/*
+ * Adding to the output makes the bufferevent wait for the socket to be
+ * writable (an epoll_ctl, then another loop pass, and an epoll_ctl to stop
+ * waiting). Running its write callback later in this same pass instead
+ * writes what is queued in one go, and the worker's epoll changelist
+ * (worker.c) lets the wait come and go without a system call. The callback
+ * is libevent's own writer, which copes with a socket not writable after all.
+ */
+static void write_soon(tcp_conn *c)
+{
+	if (c->bev && out_len(c))
+		event_active(&c->bev->ev_write, EV_WRITE, 1);
+}
+
+/* Input the kind read ahead (whole TLS records in OpenSSL's buffer) leaves
+ * the socket with nothing to signal: the bufferevent reads again later in
+ * this loop pass rather than wait for readiness that may never come. */
+static bool read_buffered(tcp_conn *c)
+{
+	if (!c->bev || c->paused || c->eof || !c->k->buffered || !c->k->buffered(c->bev))
+		return false;
+	event_active(&c->bev->ev_read, EV_READ, 1);
+	return true;
+}
+
 void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 {
 	if (!c->bev)
@@ -219,27 +245,12 @@ void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 	uint8_t len2[2] = { (uint8_t)(len >> 8), (uint8_t)len };
 	evbuffer_add(out, len2, 2);
 	evbuffer_add(out, pkt, len);
-	/* Adding to the output made the bufferevent wait for the socket to be
-	 * writable (an epoll_ctl, then another loop pass and an epoll_ctl to stop
-	 * waiting). Running its write callback later in this same pass instead
-	 * writes every answer of this pass at once (one TLS record for a read
-	 * pass's answers), and the worker's epoll changelist (worker.c) lets the
-	 * wait come and go without a system call. The callback is libevent's
-	 * own writer, which handles a socket that is not writable after all. */
-	event_active(&c->bev->ev_write, EV_WRITE, 1);
+	if (!c->in_read)
+		write_soon(c);  /* an answer from upstream; a read pass's wait for its end */
 	c->active_ms = worker_ms(c->w);
 	touch(c);
 	if (!c->paused && evbuffer_get_length(out) >= TCP_OUTPUT_PAUSE)
 		update_reading(c);
-}
-
-/* Input the kind read ahead (whole TLS records in OpenSSL's buffer) leaves
- * the socket with nothing to signal: the bufferevent reads again later in
- * this loop pass rather than wait for readiness that may never come. */
-static void read_buffered(tcp_conn *c)
-{
-	if (c->bev && !c->paused && !c->eof && c->k->buffered && c->k->buffered(c->bev))
-		event_active(&c->bev->ev_read, EV_READ, 1);
 }
 
 static void read_frames(struct bufferevent *bev, tcp_conn *c)
@@ -247,6 +258,7 @@ static void read_frames(struct bufferevent *bev, tcp_conn *c)
 	worker *w = c->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	touch(c);
+	c->in_read = true;
 	while (!c->paused) {
 		size_t len;
 		tcp_frame_status st = tcp_frame_pull(in, WIRE_HDR_LEN, w->in, &len);
@@ -280,7 +292,11 @@ static void read_frames(struct bufferevent *bev, tcp_conn *c)
 		c->partial_ms = worker_ms(w);
 		timer_at(c, c->partial_ms + TCP_QUERY_MS, c->partial_ms);
 	}
-	read_buffered(c);
+	c->in_read = false;
+	/* The answers of all the input at hand go out together: one write
+	 * (one TLS record) for a pipelining client, not one per query. */
+	if (!read_buffered(c))
+		write_soon(c);
 	maybe_finish(c);
 }
 
