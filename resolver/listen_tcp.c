@@ -20,6 +20,11 @@
  * TCP_OUTPUT_PAUSE octets wait for it, is closed past TCP_MAX_OUTPUT, and
  * after TCP_IDLE_MS without writing progress (the bufferevent's write
  * timeout).
+ *
+ * Answers found during a read pass are written when it ends, together; if
+ * the kind has more input read ahead (TLS records in OpenSSL's buffer) the
+ * pass goes on first. Writes run in the loop pass that queued them (see
+ * write_soon), not after another trip through epoll.
  */
 #include "resolver/listen_tcp.h"
 
