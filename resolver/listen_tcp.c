@@ -20,12 +20,18 @@
  * TCP_OUTPUT_PAUSE octets wait for it, is closed past TCP_MAX_OUTPUT, and
  * after TCP_IDLE_MS without writing progress (the bufferevent's write
  * timeout).
+ *
+ * Answers found during a read pass are written when it ends, together; if
+ * the kind has more input read ahead (TLS records in OpenSSL's buffer) the
+ * pass goes on first. Writes run in the loop pass that queued them (see
+ * write_soon), not after another trip through epoll.
  */
 #include "resolver/listen_tcp.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
@@ -57,7 +63,9 @@ struct tcp_conn {
 	bool eof;                   /* the client finished sending */
 	bool paused;                /* reading stopped: too many in flight or
 				       too many answers unread */
+	bool in_read;               /* in read_frames: answers wait for its end */
 	transport t;
+	const tcp_kind *k;
 	struct event *timer;        /* the deadlines below (lazy: see the top) */
 	uint64_t timer_ms;          /* when it fires (worker_ms); 0: not armed */
 	uint64_t hs_until_ms;       /* the TLS handshake deadline; 0: done or none */
@@ -205,6 +213,31 @@ void tcp_conn_unref(tcp_conn *c)
 	maybe_finish(c);
 }
 
+/*
+ * Adding to the output makes the bufferevent wait for the socket to be
+ * writable (an epoll_ctl, then another loop pass, and an epoll_ctl to stop
+ * waiting). Running its write callback later in this same pass instead
+ * writes what is queued in one go, and the worker's epoll changelist
+ * (worker.c) lets the wait come and go without a system call. The callback
+ * is libevent's own writer, which copes with a socket not writable after all.
+ */
+static void write_soon(tcp_conn *c)
+{
+	if (c->bev && out_len(c))
+		event_active(&c->bev->ev_write, EV_WRITE, 1);
+}
+
+/* Input the kind read ahead (whole TLS records in OpenSSL's buffer) leaves
+ * the socket with nothing to signal: the bufferevent reads again later in
+ * this loop pass rather than wait for readiness that may never come. */
+static bool read_buffered(tcp_conn *c)
+{
+	if (!c->bev || c->paused || c->eof || !c->k->buffered || !c->k->buffered(c->bev))
+		return false;
+	event_active(&c->bev->ev_read, EV_READ, 1);
+	return true;
+}
+
 void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 {
 	if (!c->bev)
@@ -217,6 +250,8 @@ void tcp_conn_send(tcp_conn *c, const uint8_t *pkt, size_t len)
 	uint8_t len2[2] = { (uint8_t)(len >> 8), (uint8_t)len };
 	evbuffer_add(out, len2, 2);
 	evbuffer_add(out, pkt, len);
+	if (!c->in_read)
+		write_soon(c);  /* an answer from upstream; a read pass's wait for its end */
 	c->active_ms = worker_ms(c->w);
 	touch(c);
 	if (!c->paused && evbuffer_get_length(out) >= TCP_OUTPUT_PAUSE)
@@ -228,6 +263,7 @@ static void read_frames(struct bufferevent *bev, tcp_conn *c)
 	worker *w = c->w;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	touch(c);
+	c->in_read = true;
 	while (!c->paused) {
 		size_t len;
 		tcp_frame_status st = tcp_frame_pull(in, WIRE_HDR_LEN, w->in, &len);
@@ -261,6 +297,11 @@ static void read_frames(struct bufferevent *bev, tcp_conn *c)
 		c->partial_ms = worker_ms(w);
 		timer_at(c, c->partial_ms + TCP_QUERY_MS, c->partial_ms);
 	}
+	c->in_read = false;
+	/* The answers of all the input at hand go out together: one write
+	 * (one TLS record) for a pipelining client, not one per query. */
+	if (!read_buffered(c))
+		write_soon(c);
 	maybe_finish(c);
 }
 
@@ -289,6 +330,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		c->hs_until_ms = 0;
 		c->active_ms = worker_ms(c->w);
 		touch(c);
+		read_buffered(c);  /* a query that came with the handshake's end */
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
@@ -368,6 +410,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
 	}
 	c->w = w;
 	c->t = s->k->t;
+	c->k = s->k;
 	memcpy(&c->sa, sa, (size_t)salen);
 	c->salen = (socklen_t)salen;
 	cfg_addr a;

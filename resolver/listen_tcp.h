@@ -45,6 +45,10 @@ typedef struct tcp_kind {
 	/* Wraps the accepted, non-blocking fd in a bufferevent on w's base
 	 * that closes it when freed; NULL on failure, with fd still open. */
 	struct bufferevent *(*wrap)(worker *w, evutil_socket_t fd);
+	/* Whether input waits below the bufferevent, read from the socket but
+	 * not yet handed up (TLS records read ahead into OpenSSL's buffer): the
+	 * socket will not signal it again. NULL: never. */
+	bool (*buffered)(struct bufferevent *bev);
 } tcp_kind;
 
 /* Binds and listens on `a` (with SO_REUSEPORT when several workers share

@@ -89,6 +89,9 @@ SSL_CTX *tls_ctx_new(const char *cert_file, const char *key_file, char *err, siz
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* many idle connections: give the read and write buffers back between records */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* one read() takes every record the socket holds, not two per record
+	 * (header, then body); listen_tcp.c hands up what stays buffered */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"embargo-dot", 11);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
@@ -207,11 +210,17 @@ static struct bufferevent *wrap_tls(worker *w, evutil_socket_t fd)
 	return bev;
 }
 
+static bool tls_buffered(struct bufferevent *bev)
+{
+	return SSL_has_pending(bufferevent_openssl_get_ssl(bev)) == 1;
+}
+
 static const tcp_kind tls_kind = {
 	.t = TRANSPORT_TLS,
 	.name = "tls",
 	.handshake_ms = TLS_HANDSHAKE_MS,
 	.wrap = wrap_tls,
+	.buffered = tls_buffered,
 };
 
 tcp_server *tls_server_new(worker *w, const cfg_addr *a, bool reuseport, char *err, size_t errlen)

@@ -167,6 +167,93 @@ def test_fifty_pipelined_queries_on_one_connection(dot, pki):
     assert addresses(got[1002]) == ["0.0.0.0"]
 
 
+class BioClient:
+    """A TLS 1.3 client on memory BIOs: the test decides which records go
+    into which send() on the socket."""
+
+    def __init__(self, e, ca):
+        ctx = ssl.create_default_context(cafile=str(ca))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.inc, self.out, server_hostname="dot.test")
+        self.raw = socket.create_connection(("127.0.0.1", e.tls_port), timeout=10)
+        self.raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def handshake(self):
+        """Up to the client's Finished, which stays unsent in self.out."""
+        while True:
+            try:
+                self.tls.do_handshake()
+                return
+            except ssl.SSLWantReadError:
+                if self.out.pending:
+                    self.raw.sendall(self.out.read())
+                self._recv()
+
+    def _recv(self):
+        data = self.raw.recv(65536)  # times out if the server left a query unread
+        assert data, "closed by the server"
+        self.inc.write(data)
+
+    def frame(self):
+        while True:
+            try:
+                self.buf += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                pass
+            if len(self.buf) >= 2:
+                n = 2 + struct.unpack("!H", self.buf[:2])[0]
+                if len(self.buf) >= n:
+                    wire, self.buf = self.buf[2:n], self.buf[n:]
+                    return wire
+            self._recv()
+
+    def close(self):
+        self.raw.close()
+
+
+def test_query_sent_with_the_end_of_the_handshake(dot, pki):
+    """The client's Finished and its first query in one send(): the server
+    reads both at once and must answer without more from the socket."""
+    c = BioClient(dot, pki["ca"])
+    try:
+        c.handshake()
+        c.tls.write(tcp_frame(query("www.e2e.test.", "A", id=4242).to_wire()))
+        c.raw.sendall(c.out.read())
+        r = dns.message.from_wire(c.frame())
+    finally:
+        c.close()
+    assert r.id == 4242 and addresses(r) == ["192.0.2.1"]
+
+
+def test_hundreds_of_records_sent_at_once_all_answered(dot, pki):
+    """Three hundred queries, each in its own TLS record, in one send(): the
+    server reads records ahead into OpenSSL's buffer, where the socket no
+    longer signals them, and stops reading at 128 queries in flight to the
+    upstream (distinct names, none cached); every one must be answered."""
+    sent = {}
+    for i in range(300):
+        q = query(f"ahead{i}-{time.monotonic_ns()}.e2e.test.", "A", id=i)
+        sent[q.id] = q
+    c = BioClient(dot, pki["ca"])
+    try:
+        c.handshake()
+        c.raw.sendall(c.out.read())  # Finished alone
+        for q in sent.values():
+            c.tls.write(tcp_frame(q.to_wire()))  # one record each
+        c.raw.sendall(c.out.read())
+        got = {}
+        for _ in sent:
+            r = dns.message.from_wire(c.frame())
+            got[r.id] = r
+    finally:
+        c.close()
+    assert set(got) == set(sent)
+    for id_, r in got.items():
+        assert r.question[0].name == sent[id_].question[0].name
+
+
 def test_alpn(dot, pki):
     with tls_connect(dot, pki["ca"], alpn=["dot"]) as s:
         assert s.selected_alpn_protocol() == "dot"
