@@ -40,6 +40,11 @@ int yr_rpz_read(yr *r, const char *name, cfg *c);
 void cfg_rpz_finish(cfg *c);
 void cfg_rpz_clear(cfg_rpz *z);
 
+/* Reads the `upstreams` sequence (daemon_upstream.c), appending to
+ * c->upstreams; bad items are reported at their position and skipped.
+ * Always 0. */
+int yr_upstreams_read(yr *r, const char *name, cfg *c);
+
 /* Reads the `ratelimit` mapping (daemon_ratelimit.c) into c->ratelimit,
  * defaults first. -1 (reported, c->ratelimit off) when it is not usable. */
 int yr_ratelimit_read(yr *r, const char *name, cfg *c);
