@@ -149,23 +149,34 @@ static void partial_unlink(cache_slab *s, uint32_t pn)
 		s->pages[p->next].prev = p->prev;
 }
 
-static cache_ref alloc_big(cache_slab *s, size_t n)
+/* A new page of `bytes` octets, zeroed header, on the ring; 0 when
+ * memory is short. */
+static uint32_t page_new(cache_slab *s, size_t bytes)
 {
 	uint32_t pn = page_number(s);
 	if (pn == 0)
 		return 0;
 	slab_page *p = &s->pages[pn];
 	memset(p, 0, sizeof(*p));
-	p->mem = malloc(n);
+	p->mem = malloc(bytes);
 	if (p->mem == NULL) {
 		page_release(s, pn);
 		return 0;
 	}
+	ring_link(s, pn);
+	return pn;
+}
+
+static cache_ref alloc_big(cache_slab *s, size_t n)
+{
+	uint32_t pn = page_new(s, n);
+	if (pn == 0)
+		return 0;
+	slab_page *p = &s->pages[pn];
 	p->size = (uint32_t)n;
 	p->cls = BIG_CLASS;
 	p->used = 1;
 	p->carved = 1;
-	ring_link(s, pn);
 	s->bytes += n;
 	return pn << SLAB_BLOCK_BITS;
 }
@@ -177,21 +188,14 @@ cache_ref slab_alloc(cache_slab *s, size_t n)
 	unsigned cls = class_of(n);
 	uint32_t pn = s->partial[cls];
 	if (pn == SLAB_NONE) {
-		pn = page_number(s);
+		pn = page_new(s, SLAB_PAGE);
 		if (pn == 0)
 			return 0;
 		slab_page *p = &s->pages[pn];
-		memset(p, 0, sizeof(*p));
-		p->mem = malloc(SLAB_PAGE);
-		if (p->mem == NULL) {
-			page_release(s, pn);
-			return 0;
-		}
 		p->size = class_size(cls);
 		p->cls = (uint8_t)cls;
 		p->free = NO_BLOCK;
 		partial_link(s, pn);
-		ring_link(s, pn);
 	}
 	slab_page *p = &s->pages[pn];
 	uint16_t b = p->free;
