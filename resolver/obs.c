@@ -6,7 +6,11 @@
  * relaxed atomic store, which on x86 is an ordinary mov: no locked
  * instruction per query). Rule counters live in a growable array, so
  * growing and reading it take the worker's obs lock; a hit on a rule takes
- * it too, which only vendor names do.
+ * it too, which only vendor names do. So that a burst of blocked queries
+ * pays for one lock, not one per query, the worker keeps the lock from the
+ * first such query until the end of that loop pass (obs_hold): an event
+ * activated then runs after every callback already queued, and releases it.
+ * A reader waits at most one pass.
  *
  * The exposure table (per client and vendor) is touched by those same
  * queries, under that same lock: a hash of indices into one array, and a
@@ -37,11 +41,45 @@ uint64_t obs_now_us(void)
 
 #define EXPO_NIL UINT32_MAX
 
-obs_worker *obs_worker_new(size_t n_upstreams, size_t exposure_max)
+static void obs_release(evutil_socket_t fd, short what, void *arg)
+{
+	obs_worker *o = arg;
+	(void)fd;
+	(void)what;
+	if (__atomic_load_n(&o->held, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&o->held, false, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&o->lock);
+	}
+}
+
+/* Takes the lock for the rest of this loop pass, if not held already. */
+static void obs_hold(obs_worker *o)
+{
+	if (__atomic_load_n(&o->held, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&o->lock);
+	o->holder = pthread_self();
+	__atomic_store_n(&o->held, true, __ATOMIC_RELAXED);
+	event_active(o->release_ev, EV_READ, 0);
+}
+
+/* For the readers: false when this very thread holds the lock already (HTTP
+ * runs on worker 0's loop, maybe in the pass that took it). Only the holder
+ * can see held set with itself as holder, so the racy look is safe. */
+static bool obs_lock_reader(obs_worker *o)
+{
+	if (__atomic_load_n(&o->held, __ATOMIC_RELAXED) && pthread_equal(o->holder, pthread_self()))
+		return false;
+	pthread_mutex_lock(&o->lock);
+	return true;
+}
+
+obs_worker *obs_worker_new(struct event_base *base, size_t n_upstreams, size_t exposure_max)
 {
 	obs_worker *o = calloc(1, sizeof(*o));
 	if (!o)
 		return NULL;
+	o->release_ev = event_new(base, -1, 0, obs_release, o);
 	o->up = calloc(n_upstreams ? n_upstreams : 1, sizeof(*o->up));
 	if (exposure_max > EXPO_NIL - 1)
 		exposure_max = EXPO_NIL - 1;
@@ -58,7 +96,9 @@ obs_worker *obs_worker_new(size_t n_upstreams, size_t exposure_max)
 		if (t->buckets)
 			memset(t->buckets, 0xff, nb * sizeof(*t->buckets));
 	}
-	if (!o->up || (exposure_max && !t->buckets)) {
+	if (!o->up || !o->release_ev || (exposure_max && !t->buckets)) {
+		if (o->release_ev)
+			event_free(o->release_ev);
 		free(o->up);
 		free(t->buckets);
 		free(o);
@@ -81,6 +121,8 @@ void obs_worker_free(obs_worker *o)
 	free(o->expo.v);
 	free(o->expo.buckets);
 	free(o->up);
+	obs_release(-1, 0, o);  /* a query answered after the loop's last pass */
+	event_free(o->release_ev);
 	pthread_mutex_destroy(&o->lock);
 	free(o);
 }
@@ -136,9 +178,8 @@ int obs_rule_ref(worker *w, const policy_rule *r)
 	size_t slot = ((uintptr_t)r >> 4) % (sizeof(o->memo) / sizeof(o->memo[0]));
 	if (o->memo[slot].r == r)
 		return o->memo[slot].ref;
-	pthread_mutex_lock(&o->lock);
+	obs_hold(o);
 	int ref = rule_intern(o, r);
-	pthread_mutex_unlock(&o->lock);
 	if (ref >= 0) {
 		o->memo[slot].r = r;
 		o->memo[slot].ref = ref;
@@ -286,7 +327,7 @@ void obs_query(worker *w, const query_event *e)
 	if (e->stale)
 		OBS_INC(o->stale);
 	if (e->rule_ref >= 0 && e->verdict != POLICY_PASS) {
-		pthread_mutex_lock(&o->lock);
+		obs_hold(o);
 		obs_rule *x = &o->rules[e->rule_ref];
 		switch (e->verdict) {
 		case POLICY_BLOCK: x->blocked++; x->cloaked += e->cloaked; break;
@@ -295,7 +336,6 @@ void obs_query(worker *w, const query_event *e)
 		case POLICY_PASS: break;
 		}
 		expo_touch(o, e);
-		pthread_mutex_unlock(&o->lock);
 	}
 	qlog_write(w, e);
 }
@@ -361,7 +401,7 @@ static void *row_add(void **rows, size_t *n, size_t *cap, size_t size)
 int obs_rules_collect(obs_worker *o, obs_rule_row **rows, size_t *n, size_t *cap)
 {
 	int rc = 0;
-	pthread_mutex_lock(&o->lock);
+	bool locked = obs_lock_reader(o);
 	for (size_t i = 0; i < o->n_rules; i++) {
 		const obs_rule *x = &o->rules[i];
 		obs_rule_row *r = NULL;
@@ -383,14 +423,15 @@ int obs_rules_collect(obs_worker *o, obs_rule_row **rows, size_t *n, size_t *cap
 		r->exempt += x->exempt;
 		r->cloaked += x->cloaked;
 	}
-	pthread_mutex_unlock(&o->lock);
+	if (locked)
+		pthread_mutex_unlock(&o->lock);
 	return rc;
 }
 
 int obs_expo_collect(obs_worker *o, obs_expo_row **rows, size_t *n, size_t *cap)
 {
 	int rc = 0;
-	pthread_mutex_lock(&o->lock);
+	bool locked = obs_lock_reader(o);
 	const obs_expo_table *t = &o->expo;
 	for (size_t i = 0; i < t->n; i++) {
 		const obs_expo *x = &t->v[i];
@@ -410,7 +451,8 @@ int obs_expo_collect(obs_worker *o, obs_expo_row **rows, size_t *n, size_t *cap)
 			r->rules[k] = o->rules[x->rules[k]].rule;
 		r->n_rules = x->n_rules;
 	}
-	pthread_mutex_unlock(&o->lock);
+	if (locked)
+		pthread_mutex_unlock(&o->lock);
 	return rc;
 }
 
@@ -470,9 +512,10 @@ size_t obs_expo_merge(obs_expo_row *rows, size_t n)
 
 size_t obs_expo_count(obs_worker *o)
 {
-	pthread_mutex_lock(&o->lock);
+	bool locked = obs_lock_reader(o);
 	size_t n = o->expo.n;
-	pthread_mutex_unlock(&o->lock);
+	if (locked)
+		pthread_mutex_unlock(&o->lock);
 	return n;
 }
 

@@ -15,6 +15,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include <event2/event.h>
+
 #include "policy/policy.h"
 #include "resolver/daemon.h"
 #include "resolver/wire.h"
@@ -102,6 +104,9 @@ typedef struct obs_worker {
 	obs_upstream_stats *up;   /* one per upstream */
 	size_t n_up;
 	pthread_mutex_t lock;
+	bool held;                /* `holder` holds `lock` until release_ev runs */
+	pthread_t holder;         /* the worker's thread, which also runs HTTP for worker 0 */
+	struct event *release_ev; /* active while held: runs last in the loop pass */
 	obs_rule *rules;
 	size_t n_rules, cap_rules;
 	struct { const policy_rule *r; int ref; } memo[64]; /* pointer -> ref, per policy */
@@ -109,8 +114,10 @@ typedef struct obs_worker {
 	uint64_t last_reply_ms;   /* worker_mono_ms() of the last upstream reply; 0: none */
 } obs_worker;
 
-/* exposure_max: this worker's share of exposure-clients (0: off). */
-obs_worker *obs_worker_new(size_t n_upstreams, size_t exposure_max);
+/* exposure_max: this worker's share of exposure-clients (0: off). base is
+ * the worker's loop (borrowed): the lock the query path takes is released
+ * by an event on it at the end of the loop pass. */
+obs_worker *obs_worker_new(struct event_base *base, size_t n_upstreams, size_t exposure_max);
 void obs_worker_free(obs_worker *o);
 /* Forgets rule pointers of the old policy (called on reload). */
 void obs_worker_policy_changed(obs_worker *o);

@@ -370,7 +370,7 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	    !(w->reload_ev = event_new(w->base, -1, 0, on_reload, w)) ||
 	    !(w->rearm_ev = event_new(w->base, -1, 0, on_rearm, w)) ||
 	    !(w->cache = worker_cache(d)) ||
-	    !(w->obs = obs_worker_new(d->n_upstreams, worker_expo_max(d)))) {
+	    !(w->obs = obs_worker_new(w->base, d->n_upstreams, worker_expo_max(d)))) {
 		snprintf(err, errlen, "out of memory");
 		worker_free(w);
 		return NULL;
