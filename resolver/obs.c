@@ -192,13 +192,37 @@ static size_t ip_len(const cfg_ip *ip)
 	return ip->family == 4 ? 4 : 16;
 }
 
+static inline uint64_t expo_word(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* The address as two words; octets past an IPv4 address do not count. */
+static inline void expo_key(const cfg_ip *ip, uint64_t k[2])
+{
+	if (ip->family == 4) {
+		uint8_t b[8] = { 0 };
+		memcpy(b, ip->addr, 4);   /* as stored: the rest zeroed */
+		k[0] = expo_word(b);
+		k[1] = 0;
+	} else {
+		k[0] = expo_word(ip->addr);
+		k[1] = expo_word(ip->addr + 8);
+	}
+}
+
+/* One multiply per query: the table is bounded and evicts, so a client
+ * spreading its own addresses cannot grow a chain past its share. */
 static uint32_t expo_hash(const cfg_ip *ip, int vendor_ref)
 {
-	uint32_t h = 2166136261u ^ (uint32_t)vendor_ref;
-	h = (h ^ ip->family) * 16777619u;
-	for (size_t i = 0; i < ip_len(ip); i++)
-		h = (h ^ ip->addr[i]) * 16777619u;
-	return h ^ (h >> 15);
+	uint64_t k[2];
+	expo_key(ip, k);
+	unsigned __int128 r = (unsigned __int128)(k[0] ^ 0x9E3779B97F4A7C15ull ^ (uint64_t)ip->family << 56) *
+			      (k[1] ^ 0xA0761D6478BD642Full ^ (uint64_t)(uint32_t)vendor_ref << 32);
+	uint64_t h = (uint64_t)r ^ (uint64_t)(r >> 64);
+	return (uint32_t)(h ^ h >> 32);
 }
 
 static void lru_unlink(obs_expo_table *t, uint32_t i)
@@ -241,10 +265,13 @@ static void chain_unlink(obs_expo_table *t, uint32_t i)
 static uint32_t expo_find(obs_expo_table *t, const cfg_ip *ip, int vendor_ref, int64_t now)
 {
 	uint32_t *bucket = &t->buckets[expo_hash(ip, vendor_ref) & t->mask];
+	uint64_t k[2];
+	expo_key(ip, k);
 	for (uint32_t i = *bucket; i != EXPO_NIL; i = t->v[i].chain) {
 		obs_expo *x = &t->v[i];
+		/* stored addresses have their unused octets zeroed */
 		if (x->vendor_ref == vendor_ref && x->client.family == ip->family &&
-		    !memcmp(x->client.addr, ip->addr, ip_len(ip))) {
+		    expo_word(x->client.addr) == k[0] && expo_word(x->client.addr + 8) == k[1]) {
 			if (t->head != i) {
 				lru_unlink(t, i);
 				lru_push(t, i);
