@@ -181,9 +181,13 @@ struct worker {
 	} tick;
 
 	daemon_stats stats;
-	/* Scratch: one query in, one answer out at a time. */
+	/* Scratch: one query in, one answer out at a time. An answer is built
+	 * at `out`: out_own, or while a UDP listener handles its batch, the
+	 * listener's next send slot (WIRE_EDNS_UDP octets, the most a UDP
+	 * answer may have), so that sending it copies nothing. */
 	uint8_t in[WIRE_TCP_MAX];
-	uint8_t out[WIRE_TCP_MAX + 2];
+	uint8_t *out;
+	uint8_t out_own[WIRE_TCP_MAX + 2];
 };
 
 /* The policy time now: seconds since the epoch. Any thread. */

@@ -4,7 +4,8 @@
  * One wakeup reads up to UDP_BATCH datagrams with recvmmsg; answers built
  * while the batch is handled are queued and sent with one sendmmsg at its
  * end, so a busy socket costs two system calls per batch instead of two per
- * query. Answers to upstream replies are batched the same way: the upstream
+ * query; an answer to a query of the batch is built in its send slot, so
+ * queuing it copies nothing. Answers to upstream replies are batched the same way: the upstream
  * socket's read is a worker batch too (worker_batch_begin/end), and every
  * answer queued meanwhile goes out in udp_flush_all at its end. Outside a
  * batch (a timer, a TCP-borne query) an answer is sent at once.
@@ -86,8 +87,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			cfg_addr a;
 			netaddr_from_sockaddr((const struct sockaddr *)&c.sa, &a);
 			c.ip = a.ip;
+			if (l->n_out == UDP_BATCH)
+				flush(l);
+			w->out = l->out_buf[l->n_out];  /* answers go straight to the batch */
 			query_handle(w, &c, l->in_buf[i], l->in_msg[i].msg_len);
 		}
+		w->out = w->out_own;
 		worker_batch_end(w);  /* the upstream queries, then the answers */
 		if (n < UDP_BATCH)
 			return;
@@ -114,10 +119,13 @@ void udp_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
 {
 	udp_listener *l = w->batching ? by_fd(w, c->fd) : NULL;
 	if (l && len <= sizeof(l->out_buf[0])) {
-		if (l->n_out == UDP_BATCH)
+		/* built in the next slot (on_read points w->out there): no copy */
+		bool in_slot = l->n_out < UDP_BATCH && pkt == l->out_buf[l->n_out];
+		if (!in_slot && l->n_out == UDP_BATCH)
 			flush(l);
 		unsigned i = l->n_out++;
-		memcpy(l->out_buf[i], pkt, len);
+		if (!in_slot)
+			memcpy(l->out_buf[i], pkt, len);
 		memcpy(&l->out_sa[i], &c->sa, c->salen);
 		l->out_iov[i].iov_len = len;
 		l->out_msg[i].msg_hdr.msg_namelen = c->salen;

@@ -360,6 +360,7 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	}
 	w->d = d;
 	w->id = id;
+	w->out = w->out_own;
 	w->cfg = d->cfg;
 	w->pol = d->pol;
 	w->tcp_max_conns = TCP_MAX_CONNS / (d->n_workers ? d->n_workers : 1);
