@@ -16,27 +16,30 @@ static bool wire_opt_hop_by_hop(uint16_t code)
 }
 
 /* The qname of a query must be uncompressed: there is nothing before it to
- * point at, and copying it verbatim relies on it. */
+ * point at, and copying it verbatim relies on it. The labels are checked
+ * first and the name then copied in one piece. */
 static int wire_copy_qname(const uint8_t *pkt, size_t len, size_t *pos, wire_query *q)
 {
-	size_t p = *pos, n = 0;
+	size_t start = *pos, p = start;
+	/* The root octet must lie in the packet and within WIRE_NAME_MAX of the
+	 * start; a label running past either ends the walk there. */
+	size_t end = len - start > WIRE_NAME_MAX ? start + WIRE_NAME_MAX : len;
 
 	for (;;) {
-		if (p >= len)
+		if (p >= end)
 			return WIRE_EFORMERR;
-		uint8_t c = pkt[p];
-		if (c > WIRE_LABEL_MAX)   /* a pointer, or label types 0x40/0x80 */
-			return WIRE_EFORMERR;
-		if (c > len - p - 1 || n + 1 + (size_t)c > WIRE_NAME_MAX)
-			return WIRE_EFORMERR;
-		memcpy(q->qname + n, pkt + p, 1 + (size_t)c);
-		n += 1 + (size_t)c;
-		p += 1 + (size_t)c;
-		if (c == 0)
-			break;
+		unsigned c = pkt[p];
+		if (c - 1 >= WIRE_LABEL_MAX) {   /* one compare for both: 0 wraps */
+			if (c == 0)
+				break;
+			return WIRE_EFORMERR;   /* a pointer, or label types 0x40/0x80 */
+		}
+		p += 1 + c;
 	}
+	size_t n = p + 1 - start;
+	wire_copy_name(q->qname, pkt + start, n);
 	q->qname_len = (uint8_t)n;
-	*pos = p;
+	*pos = p + 1;
 	return WIRE_OK;
 }
 
@@ -98,29 +101,46 @@ static void wire_clear_edns(wire_query *q)
 	q->edns_opts_len = 0;
 }
 
+/* The end of wire_parse_query for a query with records (usually an OPT),
+ * `bad` its answer to a broken one. Not inlined: a query without records
+ * then needs no stack frame. */
+static __attribute__((noinline)) int wire_parse_rest(const uint8_t *pkt, size_t len, size_t pos,
+						     wire_query *q, int bad)
+{
+	if (wire_parse_records(pkt, len, pos, q) != WIRE_OK) {
+		wire_clear_edns(q);
+		return bad;
+	}
+	if (q->opcode != 0)
+		return WIRE_ENOTIMP;
+	if (q->edns && q->edns_version > 0)
+		return WIRE_EBADVERS;
+	return WIRE_OK;
+}
+
 int wire_parse_query(const uint8_t *pkt, size_t len, wire_query *q)
 {
 	size_t pos = WIRE_HDR_LEN;
-	int rc;
 
 	/* Only the scalar part: the qname array is written before it is read. */
 	memset(q, 0, offsetof(wire_query, qname));
 	wire_clear_edns(q);
 	if (pkt == NULL || len < WIRE_HDR_LEN)
 		return WIRE_EDROP;
-	q->flags = wire_get16(pkt + WIRE_OFF_FLAGS);
-	if (q->flags & WIRE_FLAG_QR)
+	uint16_t flags = wire_get16(pkt + WIRE_OFF_FLAGS);
+	q->flags = flags;
+	if (flags & WIRE_FLAG_QR)
 		return WIRE_EDROP;
 	q->id = wire_get16(pkt + WIRE_OFF_ID);
-	q->opcode = WIRE_OPCODE(q->flags);
-	q->rd = (q->flags & WIRE_FLAG_RD) != 0;
-	q->cd = (q->flags & WIRE_FLAG_CD) != 0;
-	q->ad = (q->flags & WIRE_FLAG_AD) != 0;
+	q->opcode = WIRE_OPCODE(flags);
+	q->rd = (flags & WIRE_FLAG_RD) != 0;
+	q->cd = (flags & WIRE_FLAG_CD) != 0;
+	q->ad = (flags & WIRE_FLAG_AD) != 0;
 	q->qname_off = WIRE_HDR_LEN;
 
 	/* An unknown opcode is NOTIMP whatever follows; we still read what we
 	 * can so the answer can echo the question and EDNS. */
-	int bad = q->opcode != 0 ? WIRE_ENOTIMP : WIRE_EFORMERR;
+	int bad = WIRE_OPCODE(flags) != 0 ? WIRE_ENOTIMP : WIRE_EFORMERR;
 
 	if (wire_get16(pkt + WIRE_OFF_QDCOUNT) != 1)
 		return bad;
@@ -132,16 +152,15 @@ int wire_parse_query(const uint8_t *pkt, size_t len, wire_query *q)
 	q->question_end = pos;
 	q->has_question = true;
 
-	rc = wire_parse_records(pkt, len, pos, q);
-	if (rc != WIRE_OK) {
-		wire_clear_edns(q);
-		return bad;
-	}
-	if (q->opcode != 0)
-		return WIRE_ENOTIMP;
-	if (q->edns && q->edns_version > 0)
-		return WIRE_EBADVERS;
-	return WIRE_OK;
+	/* ANCOUNT, NSCOUNT, ARCOUNT: a plain query has none (only testing
+	 * them for zero, so the byte order does not matter). */
+	uint32_t an_ns;
+	uint16_t ar;
+	memcpy(&an_ns, pkt + WIRE_OFF_ANCOUNT, 4);
+	memcpy(&ar, pkt + WIRE_OFF_ARCOUNT, 2);
+	if (an_ns | ar)
+		return wire_parse_rest(pkt, len, pos, q, bad);
+	return WIRE_OPCODE(flags) != 0 ? WIRE_ENOTIMP : WIRE_OK;
 }
 
 size_t wire_udp_limit(const wire_query *q)
