@@ -165,14 +165,16 @@ int wire_read_name_avoid(const uint8_t *pkt, size_t len, size_t pos, const uint8
 
 /* Writes an OPT RR: UDP size WIRE_EDNS_UDP, the extended RCODE bits of
  * `rcode`, version 0, DO as given, and an EDE option when ede_code >= 0
- * (text only when ede_text is non-NULL). */
+ * (text only when ede_text is non-NULL). All or nothing: when it does not
+ * fit, b->fail is set and nothing is written. */
 void wire_buf_opt(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
 		  const char *ede_text);
 /* The same with the first ede_text_len octets of ede_text as the text. */
 void wire_buf_opt_n(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
 		    const char *ede_text, size_t ede_text_len);
 
-/* Writes a header echoing q (ID, opcode, RD, CD) with QR and RA set. */
+/* Writes a header echoing q (ID, opcode, RD, CD) with QR and RA set; all
+ * or nothing. */
 void wire_buf_answer_header(wire_buf *b, const wire_query *q, uint16_t rcode, bool tc,
 			    uint16_t an, uint16_t ns, uint16_t ar);
 

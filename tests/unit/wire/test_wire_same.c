@@ -341,7 +341,7 @@ static void check_builders(const wire_query *q)
 			b.b.sink6[k] = (uint8_t)rnd();
 		b.b.ede_code = ede_codes[rnd_below(sizeof(ede_codes) / sizeof(ede_codes[0]))];
 		b.b.ede_text = ede_text(rnd_below(N_EDE_TEXTS));
-		check_caps(call_block, &b, "block", false);
+		check_caps(call_block, &b, "block", true);
 
 		error_ctx e = {
 			.q = q,
@@ -349,9 +349,9 @@ static void check_builders(const wire_query *q)
 			.ede_code = ede_codes[rnd_below(sizeof(ede_codes) / sizeof(ede_codes[0]))],
 			.ede_text = ede_text(rnd_below(N_EDE_TEXTS)),
 		};
-		check_caps(call_error, &e, "error", false);
+		check_caps(call_error, &e, "error", true);
 	}
-	check_caps(call_tc, q, "tc", false);
+	check_caps(call_tc, q, "tc", true);
 	static char long_text[2000];
 	memset(long_text, 'v', sizeof(long_text) - 1);
 	static const char *texts[] = { "", "embargo 0.1.0", long_text };
