@@ -48,14 +48,15 @@ static inline void wire_put32(uint8_t *p, uint32_t v)
  */
 static inline void wire_copy_name(uint8_t *restrict dst, const uint8_t *restrict src, size_t n)
 {
-	if (n > 64) {
-		memcpy(dst, src, n);
-	} else if (n >= 32) {
-		memcpy(dst, src, 32);
-		memcpy(dst + n - 32, src + n - 32, 32);
-	} else if (n >= 16) {
+	/* Most names first: 16 to 32 octets, then 33 to 64. */
+	if (n - 16 <= 16) {
 		memcpy(dst, src, 16);
 		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n - 33 <= 31) {
+		memcpy(dst, src, 32);
+		memcpy(dst + n - 32, src + n - 32, 32);
+	} else if (n > 64) {
+		memcpy(dst, src, n);
 	} else if (n >= 8) {
 		memcpy(dst, src, 8);
 		memcpy(dst + n - 8, src + n - 8, 8);

@@ -28,7 +28,7 @@ static int wire_copy_qname(const uint8_t *pkt, size_t len, size_t *pos, wire_que
 	for (;;) {
 		if (p >= end)
 			return WIRE_EFORMERR;
-		unsigned c = pkt[p];
+		size_t c = pkt[p];
 		if (c - 1 >= WIRE_LABEL_MAX) {   /* one compare for both: 0 wraps */
 			if (c == 0)
 				break;
@@ -101,15 +101,22 @@ static void wire_clear_edns(wire_query *q)
 	q->edns_opts_len = 0;
 }
 
-/* The end of wire_parse_query for a query with records (usually an OPT),
- * `bad` its answer to a broken one. Not inlined: a query without records
- * then needs no stack frame. */
+/* The answer to a broken query: an unknown opcode is NOTIMP whatever
+ * follows; we still read what we can so the answer can echo the question
+ * and EDNS. */
+static inline int wire_query_bad(const wire_query *q)
+{
+	return q->opcode != 0 ? WIRE_ENOTIMP : WIRE_EFORMERR;
+}
+
+/* The end of wire_parse_query for a query with records (usually an OPT).
+ * Not inlined: a query without records then needs no stack frame. */
 static __attribute__((noinline)) int wire_parse_rest(const uint8_t *pkt, size_t len, size_t pos,
-						     wire_query *q, int bad)
+						     wire_query *q)
 {
 	if (wire_parse_records(pkt, len, pos, q) != WIRE_OK) {
 		wire_clear_edns(q);
-		return bad;
+		return wire_query_bad(q);
 	}
 	if (q->opcode != 0)
 		return WIRE_ENOTIMP;
@@ -137,15 +144,10 @@ int wire_parse_query(const uint8_t *pkt, size_t len, wire_query *q)
 	q->cd = (flags & WIRE_FLAG_CD) != 0;
 	q->ad = (flags & WIRE_FLAG_AD) != 0;
 	q->qname_off = WIRE_HDR_LEN;
-
-	/* An unknown opcode is NOTIMP whatever follows; we still read what we
-	 * can so the answer can echo the question and EDNS. */
-	int bad = WIRE_OPCODE(flags) != 0 ? WIRE_ENOTIMP : WIRE_EFORMERR;
-
 	if (wire_get16(pkt + WIRE_OFF_QDCOUNT) != 1)
-		return bad;
+		return wire_query_bad(q);
 	if (wire_copy_qname(pkt, len, &pos, q) != WIRE_OK || len - pos < 4)
-		return bad;
+		return wire_query_bad(q);
 	q->qtype = wire_get16(pkt + pos);
 	q->qclass = wire_get16(pkt + pos + 2);
 	pos += 4;
@@ -159,8 +161,8 @@ int wire_parse_query(const uint8_t *pkt, size_t len, wire_query *q)
 	memcpy(&an_ns, pkt + WIRE_OFF_ANCOUNT, 4);
 	memcpy(&ar, pkt + WIRE_OFF_ARCOUNT, 2);
 	if (an_ns | ar)
-		return wire_parse_rest(pkt, len, pos, q, bad);
-	return WIRE_OPCODE(flags) != 0 ? WIRE_ENOTIMP : WIRE_OK;
+		return wire_parse_rest(pkt, len, pos, q);
+	return q->opcode != 0 ? WIRE_ENOTIMP : WIRE_OK;
 }
 
 size_t wire_udp_limit(const wire_query *q)

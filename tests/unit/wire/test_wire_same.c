@@ -1,6 +1,7 @@
 /*
  * test_wire_same.c: the query parser and the answer builders against their
- * f44fb66 versions (wire_ref.c), octet for octet. The rewrite for speed
+ * f44fb66 versions (wire_ref.c), octet for octet, and the name copy they
+ * share. The rewrite for speed
  * (measure first, then write in one pass) must not change what goes on the
  * wire, so generated queries, hostile ones included, go through both: the
  * parse results must match field by field, and every builder, at every
@@ -9,6 +10,8 @@
  */
 #include "wire_test.h"
 #include "wire_ref.h"
+
+#include "resolver/wire_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,9 +403,31 @@ static void test_same(void **state)
 	assert_true(built > N_QUERIES / 2);
 }
 
+/* wire_copy_name at every length a name can have: exactly n octets, at
+ * any alignment, nothing around them touched. */
+static void test_copy_name(void **state)
+{
+	(void)state;
+	uint8_t src[WIRE_NAME_MAX + 16], dst[WIRE_NAME_MAX + 32];
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + 1);
+	for (size_t off = 0; off < 8; off++) {
+		for (size_t n = 0; n <= WIRE_NAME_MAX; n++) {
+			memset(dst, FILL, sizeof(dst));
+			wire_copy_name(dst + 8 + off, src + off, n);
+			for (size_t i = 0; i < sizeof(dst); i++) {
+				bool in = i >= 8 + off && i < 8 + off + n;
+				assert_int_equal(dst[i], in ? src[i - 8] : FILL);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_copy_name),
 		cmocka_unit_test(test_same),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
