@@ -60,6 +60,20 @@ static bool wire_opts_valid(const uint8_t *o, size_t len)
 	return true;
 }
 
+/* Takes the query's OPT record (owner checked to be the root). */
+static int wire_take_opt(const uint8_t *pkt, const wire_rr *rr, wire_query *q)
+{
+	if (!wire_opts_valid(pkt + rr->rdata, rr->rdlen))
+		return WIRE_EFORMERR;
+	q->edns = true;
+	q->edns_udp = rr->rclass < WIRE_UDP_MIN ? WIRE_UDP_MIN : rr->rclass;
+	q->edns_version = (uint8_t)(rr->ttl >> 16);
+	q->edns_do = (rr->ttl & WIRE_OPT_DO) != 0;
+	q->edns_opts = pkt + rr->rdata;
+	q->edns_opts_len = rr->rdlen;
+	return WIRE_OK;
+}
+
 /* Reads the sections after the question: answer and authority RRs are
  * skipped, the additional section may hold one OPT. */
 static int wire_parse_records(const uint8_t *pkt, size_t len, size_t pos, wire_query *q)
@@ -70,6 +84,21 @@ static int wire_parse_records(const uint8_t *pkt, size_t len, size_t pos, wire_q
 	size_t total = (size_t)an + ns + ar;
 	wire_rr rr;
 
+	/* Nearly every query with records has one, an OPT: its owner is the
+	 * root, so read it as wire_rr_read would without walking a name. */
+	if (total == 1 && ar == 1 && len - pos >= 1 + 10 && pkt[pos] == 0) {
+		rr.start = pos;
+		rr.owner_end = pos + 1;
+		rr.type = wire_get16(pkt + pos + 1);
+		rr.rclass = wire_get16(pkt + pos + 3);
+		rr.ttl = wire_get32(pkt + pos + 5);
+		rr.rdlen = wire_get16(pkt + pos + 9);
+		rr.rdata = pos + 11;
+		if (rr.rdlen > len - rr.rdata)
+			return WIRE_EFORMERR;
+		rr.end = rr.rdata + rr.rdlen;
+		return rr.type == WIRE_TYPE_OPT ? wire_take_opt(pkt, &rr, q) : WIRE_OK;
+	}
 	for (size_t i = 0; i < total; i++) {
 		if (wire_rr_read(pkt, len, pos, &rr) != WIRE_OK)
 			return WIRE_EFORMERR;
@@ -80,14 +109,8 @@ static int wire_parse_records(const uint8_t *pkt, size_t len, size_t pos, wire_q
 			return WIRE_EFORMERR;   /* OPT outside additional, or twice */
 		if (rr.owner_end != rr.start + 1 || pkt[rr.start] != 0)
 			return WIRE_EFORMERR;   /* owner must be the literal root */
-		if (!wire_opts_valid(pkt + rr.rdata, rr.rdlen))
+		if (wire_take_opt(pkt, &rr, q) != WIRE_OK)
 			return WIRE_EFORMERR;
-		q->edns = true;
-		q->edns_udp = rr.rclass < WIRE_UDP_MIN ? WIRE_UDP_MIN : rr.rclass;
-		q->edns_version = (uint8_t)(rr.ttl >> 16);
-		q->edns_do = (rr.ttl & WIRE_OPT_DO) != 0;
-		q->edns_opts = pkt + rr.rdata;
-		q->edns_opts_len = rr.rdlen;
 	}
 	return WIRE_OK;
 }

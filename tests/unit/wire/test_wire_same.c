@@ -157,8 +157,17 @@ static void gen_query(tq_pkt *p)
 		tq_u16(p, 4);
 		tq_u32(p, 0x7F000001);
 	}
-	if (edns)
+	if (edns && rnd_below(10) == 0) {
+		/* The one additional record is not an OPT, its owner the root. */
+		tq_u8(p, 0);
+		tq_u16(p, LDNS_RR_TYPE_TXT);
+		tq_u16(p, 1);
+		tq_u32(p, 0);
+		tq_u16(p, 1);
+		tq_u8(p, 0);
+	} else if (edns) {
 		gen_opt(p);
+	}
 	if (two_opts)
 		gen_opt(p);
 	uint32_t damage = rnd_below(10);
