@@ -60,23 +60,50 @@ static bool wire_opts_valid(const uint8_t *o, size_t len)
 	return true;
 }
 
-/* Takes the query's OPT record (owner checked to be the root). */
-static int wire_take_opt(const uint8_t *pkt, const wire_rr *rr, wire_query *q)
+/* Takes the query's OPT record (its owner checked to be the root): the
+ * options, rdlen octets at pkt[rdata], must be valid. */
+static int wire_take_opt(wire_query *q, const uint8_t *pkt, uint16_t rclass, uint32_t ttl,
+			 size_t rdata, uint16_t rdlen)
 {
-	if (!wire_opts_valid(pkt + rr->rdata, rr->rdlen))
+	if (!wire_opts_valid(pkt + rdata, rdlen))
 		return WIRE_EFORMERR;
 	q->edns = true;
-	q->edns_udp = rr->rclass < WIRE_UDP_MIN ? WIRE_UDP_MIN : rr->rclass;
-	q->edns_version = (uint8_t)(rr->ttl >> 16);
-	q->edns_do = (rr->ttl & WIRE_OPT_DO) != 0;
-	q->edns_opts = pkt + rr->rdata;
-	q->edns_opts_len = rr->rdlen;
+	q->edns_udp = rclass < WIRE_UDP_MIN ? WIRE_UDP_MIN : rclass;
+	q->edns_version = (uint8_t)(ttl >> 16);
+	q->edns_do = (ttl & WIRE_OPT_DO) != 0;
+	q->edns_opts = pkt + rdata;
+	q->edns_opts_len = rdlen;
 	return WIRE_OK;
+}
+
+/*
+ * The records of nearly every query that has any: one, an OPT, its owner
+ * the root. Reads it as wire_parse_records would (through wire_rr_read)
+ * without walking a name. False when the records are anything else; else
+ * *rc is the result.
+ */
+static inline bool wire_parse_lone_opt(const uint8_t *pkt, size_t len, size_t pos,
+				       wire_query *q, int *rc)
+{
+	if (wire_get32(pkt + WIRE_OFF_ANCOUNT) != 0 || wire_get16(pkt + WIRE_OFF_ARCOUNT) != 1 ||
+	    len - pos < 1 + 10 || pkt[pos] != 0)
+		return false;
+	size_t rdata = pos + 11;
+	uint16_t rdlen = wire_get16(pkt + pos + 9);
+	if (rdlen > len - rdata)
+		*rc = WIRE_EFORMERR;   /* truncated RDATA */
+	else if (wire_get16(pkt + pos + 1) != WIRE_TYPE_OPT)
+		*rc = WIRE_OK;         /* skipped, like any other record */
+	else
+		*rc = wire_take_opt(q, pkt, wire_get16(pkt + pos + 3), wire_get32(pkt + pos + 5),
+				    rdata, rdlen);
+	return true;
 }
 
 /* Reads the sections after the question: answer and authority RRs are
  * skipped, the additional section may hold one OPT. */
-static int wire_parse_records(const uint8_t *pkt, size_t len, size_t pos, wire_query *q)
+static __attribute__((noinline)) int wire_parse_records(const uint8_t *pkt, size_t len,
+							size_t pos, wire_query *q)
 {
 	uint16_t an = wire_get16(pkt + WIRE_OFF_ANCOUNT);
 	uint16_t ns = wire_get16(pkt + WIRE_OFF_NSCOUNT);
@@ -84,21 +111,6 @@ static int wire_parse_records(const uint8_t *pkt, size_t len, size_t pos, wire_q
 	size_t total = (size_t)an + ns + ar;
 	wire_rr rr;
 
-	/* Nearly every query with records has one, an OPT: its owner is the
-	 * root, so read it as wire_rr_read would without walking a name. */
-	if (total == 1 && ar == 1 && len - pos >= 1 + 10 && pkt[pos] == 0) {
-		rr.start = pos;
-		rr.owner_end = pos + 1;
-		rr.type = wire_get16(pkt + pos + 1);
-		rr.rclass = wire_get16(pkt + pos + 3);
-		rr.ttl = wire_get32(pkt + pos + 5);
-		rr.rdlen = wire_get16(pkt + pos + 9);
-		rr.rdata = pos + 11;
-		if (rr.rdlen > len - rr.rdata)
-			return WIRE_EFORMERR;
-		rr.end = rr.rdata + rr.rdlen;
-		return rr.type == WIRE_TYPE_OPT ? wire_take_opt(pkt, &rr, q) : WIRE_OK;
-	}
 	for (size_t i = 0; i < total; i++) {
 		if (wire_rr_read(pkt, len, pos, &rr) != WIRE_OK)
 			return WIRE_EFORMERR;
@@ -109,7 +121,7 @@ static int wire_parse_records(const uint8_t *pkt, size_t len, size_t pos, wire_q
 			return WIRE_EFORMERR;   /* OPT outside additional, or twice */
 		if (rr.owner_end != rr.start + 1 || pkt[rr.start] != 0)
 			return WIRE_EFORMERR;   /* owner must be the literal root */
-		if (wire_take_opt(pkt, &rr, q) != WIRE_OK)
+		if (wire_take_opt(q, pkt, rr.rclass, rr.ttl, rr.rdata, rr.rdlen) != WIRE_OK)
 			return WIRE_EFORMERR;
 	}
 	return WIRE_OK;
@@ -137,7 +149,11 @@ static inline int wire_query_bad(const wire_query *q)
 static __attribute__((noinline)) int wire_parse_rest(const uint8_t *pkt, size_t len, size_t pos,
 						     wire_query *q)
 {
-	if (wire_parse_records(pkt, len, pos, q) != WIRE_OK) {
+	int rc;
+
+	if (!wire_parse_lone_opt(pkt, len, pos, q, &rc))
+		rc = wire_parse_records(pkt, len, pos, q);
+	if (rc != WIRE_OK) {
 		wire_clear_edns(q);
 		return wire_query_bad(q);
 	}
