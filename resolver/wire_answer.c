@@ -340,9 +340,11 @@ static size_t wire_put_level(const wire_plan *pl, bool tc, size_t text_len, uint
 	return n;
 }
 
-/* Every level from FULL down, the first that fits. */
-static size_t wire_build_levels(const wire_query *q, uint16_t rcode, const wire_block *blk,
-				uint8_t *out, size_t cap)
+/* Every level from FULL down, the first that fits. Not inlined: it keeps
+ * the plan on the stack, and the common case does not come here. */
+static __attribute__((noinline)) size_t wire_build_levels(const wire_query *q, uint16_t rcode,
+							  const wire_block *blk, uint8_t *out,
+							  size_t cap)
 {
 	wire_plan pl;
 	int32_t code = blk->ede_code;
