@@ -1,10 +1,12 @@
 /*
  * wire_answer.c: answers embargo synthesizes itself (policy blocks, errors).
  *
- * One builder writes header, question, records and OPT in a single pass into
- * the caller's buffer. Fitting into the client's limit is done by retrying
- * with less: first without the EDE text (the INFO-CODE still tells the client
- * why), then a TC answer with no records, which sends a UDP client to TCP.
+ * An answer is measured before it is written, then written in one pass of
+ * plain stores into the caller's buffer. Fitting into the client's limit is
+ * done by measuring with less: first the EDE text cut to its short form,
+ * then without it (the INFO-CODE still tells the client why), then a TC
+ * answer with no records, which sends a UDP client to TCP. The common case
+ * (REFUSED or a sinkhole address that fits) skips the levels.
  */
 #include "resolver/wire_impl.h"
 
@@ -19,6 +21,10 @@ enum {
 	WIRE_SOA_REFRESH = 3600,
 	WIRE_SOA_RETRY = 600,
 	WIRE_SOA_EXPIRE = 86400,
+	WIRE_RR_FIXED = 10,    /* TYPE, CLASS, TTL, RDLENGTH */
+	WIRE_SOA_TIMERS = 20,  /* SERIAL .. MINIMUM */
+	WIRE_OPT_FIXED = 11,   /* root owner, TYPE, CLASS, TTL, RDLENGTH */
+	WIRE_EDE_FIXED = 6,    /* OPTION-CODE, OPTION-LENGTH, INFO-CODE */
 };
 
 /* How much of the answer to send, from everything to the bare minimum. */
@@ -30,32 +36,125 @@ typedef enum wire_level {
 	WIRE_LEVEL_COUNT,
 } wire_level;
 
+/*
+ * The parts of an answer, written without bounds checks: the builders
+ * measure the whole answer first. Each returns the position just past what
+ * it wrote.
+ */
+
+/* A header echoing q (ID, opcode, RD, CD) with QR and RA set. */
+static inline uint8_t *wire_put_answer_header(uint8_t *p, const wire_query *q, uint16_t rcode,
+					      bool tc, uint16_t an, uint16_t ns, uint16_t ar)
+{
+	/* The flags octet by octet, branch-free (the bools are 0 or 1). */
+	p[WIRE_OFF_FLAGS] = (uint8_t)(WIRE_FLAG_QR >> 8 | (q->opcode & 0xF) << 3 |
+				      (unsigned)tc * (WIRE_FLAG_TC >> 8) |
+				      (unsigned)q->rd * (WIRE_FLAG_RD >> 8));
+	p[WIRE_OFF_FLAGS + 1] = (uint8_t)(WIRE_FLAG_RA | (unsigned)q->cd * WIRE_FLAG_CD |
+					  (rcode & 0xF));
+	wire_put16(p + WIRE_OFF_ID, q->id);
+	wire_put16(p + WIRE_OFF_QDCOUNT, q->has_question ? 1 : 0);
+	wire_put16(p + WIRE_OFF_ANCOUNT, an);
+	wire_put16(p + WIRE_OFF_NSCOUNT, ns);
+	wire_put16(p + WIRE_OFF_ARCOUNT, ar);
+	return p + WIRE_HDR_LEN;
+}
+
+/* The question as received. */
+static inline uint8_t *wire_put_question(uint8_t *p, const wire_query *q)
+{
+	wire_copy_name(p, q->qname, q->qname_len);
+	p += q->qname_len;
+	wire_put16(p, q->qtype);
+	wire_put16(p + 2, q->qclass);
+	return p + 4;
+}
+
+/* The text length an OPT carries: `len` when ede_code is an INFO-CODE and
+ * the text is there, else 0. An absurd text (the RDATA and option lengths
+ * are 16 bits) is left out: the code alone is sent. */
+static size_t wire_ede_text_len(int32_t ede_code, const char *text, size_t len)
+{
+	if (ede_code < 0 || ede_code > 0xFFFF || text == NULL || len > WIRE_EDE_TEXT_MAX)
+		return 0;
+	return len;
+}
+
+/* The same for the whole of a NUL-terminated text. */
+static size_t wire_ede_full_len(int32_t ede_code, const char *text)
+{
+	if (ede_code < 0 || ede_code > 0xFFFF || text == NULL)
+		return 0;
+	return wire_ede_text_len(ede_code, text, strnlen(text, WIRE_EDE_TEXT_MAX + 1));
+}
+
+/* Octets of an OPT RR with an EDE of text_len (from wire_ede_text_len)
+ * when ede_code is an INFO-CODE (0..65535), without an EDE otherwise. */
+static inline size_t wire_opt_len(int32_t ede_code, size_t text_len)
+{
+	bool ede = ede_code >= 0 && ede_code <= 0xFFFF;
+	return WIRE_OPT_FIXED + (ede ? WIRE_EDE_FIXED + text_len : 0);
+}
+
+/* An OPT RR: UDP size WIRE_EDNS_UDP, the extended RCODE bits of `rcode`,
+ * version 0, DO as given, and an EDE option when ede_code is an INFO-CODE
+ * with the first text_len (from wire_ede_text_len) octets of ede_text. */
+static uint8_t *wire_put_opt(uint8_t *p, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
+			     const char *ede_text, size_t text_len)
+{
+	/* TTL field: extended RCODE (upper 8 of 12 bits) | version 0 | DO. */
+	uint32_t ttl = (uint32_t)((rcode >> 4) & 0xFF) << 24 | (dnssec_ok ? WIRE_OPT_DO : 0);
+
+	p[0] = 0;   /* owner: the root */
+	wire_put16(p + 1, WIRE_TYPE_OPT);
+	wire_put16(p + 3, WIRE_EDNS_UDP);
+	wire_put32(p + 5, ttl);
+	if (ede_code < 0 || ede_code > 0xFFFF) {
+		wire_put16(p + 9, 0);
+		return p + WIRE_OPT_FIXED;
+	}
+	wire_put16(p + 9, (uint16_t)(WIRE_EDE_FIXED + text_len));
+	p += WIRE_OPT_FIXED;
+	wire_put16(p, WIRE_OPT_EDE);
+	wire_put16(p + 2, (uint16_t)(2 + text_len));
+	wire_put16(p + 4, (uint16_t)ede_code);
+	if (text_len)
+		memcpy(p + WIRE_EDE_FIXED, ede_text, text_len);
+	return p + WIRE_EDE_FIXED + text_len;
+}
+
+/* Octets of the sinkhole address record. */
+static inline size_t wire_sink_len(const wire_block *blk)
+{
+	return 2 + WIRE_RR_FIXED + (blk->kind == WIRE_BLOCK_SINK_AAAA ? 16 : 4);
+}
+
+/* The one sinkhole address record; its owner points at the question. */
+static uint8_t *wire_put_sink(uint8_t *p, const wire_query *q, const wire_block *blk)
+{
+	bool v6 = blk->kind == WIRE_BLOCK_SINK_AAAA;
+
+	wire_put16(p, 0xC000 | WIRE_HDR_LEN);
+	wire_put16(p + 2, v6 ? WIRE_TYPE_AAAA : WIRE_TYPE_A);
+	wire_put16(p + 4, q->qclass);
+	wire_put32(p + 6, blk->ttl);
+	wire_put16(p + 10, v6 ? 16 : 4);
+	if (v6)
+		memcpy(p + 12, blk->sink6, 16);
+	else
+		memcpy(p + 12, blk->sink4, 4);
+	return p + 12 + (v6 ? 16 : 4);
+}
+
 void wire_buf_answer_header(wire_buf *b, const wire_query *q, uint16_t rcode, bool tc,
 			    uint16_t an, uint16_t ns, uint16_t ar)
 {
-	uint16_t flags = WIRE_FLAG_QR | WIRE_FLAG_RA | (uint16_t)((q->opcode & 0xF) << 11) |
-			 (rcode & 0xF);
-
-	if (q->rd)
-		flags |= WIRE_FLAG_RD;
-	if (q->cd)
-		flags |= WIRE_FLAG_CD;
-	if (tc)
-		flags |= WIRE_FLAG_TC;
-	wire_buf_u16(b, q->id);
-	wire_buf_u16(b, flags);
-	wire_buf_u16(b, q->has_question ? 1 : 0);
-	wire_buf_u16(b, an);
-	wire_buf_u16(b, ns);
-	wire_buf_u16(b, ar);
-}
-
-/* The length of the short form of an EDE text: up to its first ": ", 0
- * when it has none (the short form would be the whole text). */
-static size_t wire_ede_short_len(const char *text)
-{
-	const char *colon = text ? strstr(text, ": ") : NULL;
-	return colon ? (size_t)(colon - text) : 0;
+	if (!wire_buf_room(b, WIRE_HDR_LEN)) {
+		b->fail = true;
+		return;
+	}
+	wire_put_answer_header(b->p + b->len, q, rcode, tc, an, ns, ar);
+	b->len += WIRE_HDR_LEN;
 }
 
 void wire_buf_opt(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
@@ -68,29 +167,23 @@ void wire_buf_opt(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
 void wire_buf_opt_n(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
 		    const char *ede_text, size_t ede_text_len)
 {
-	/* TTL field: extended RCODE (upper 8 of 12 bits) | version 0 | DO. */
-	uint32_t ttl = (uint32_t)((rcode >> 4) & 0xFF) << 24 | (dnssec_ok ? WIRE_OPT_DO : 0);
-	size_t text_len = 0;
+	size_t text_len = wire_ede_text_len(ede_code, ede_text, ede_text_len);
+	size_t n = wire_opt_len(ede_code, text_len);
 
-	if (ede_code >= 0 && ede_text != NULL) {
-		/* RDATA and option lengths are 16 bits. */
-		text_len = ede_text_len;
-		if (text_len > WIRE_EDE_TEXT_MAX)
-			text_len = 0;   /* absurd; send the code alone */
-	}
-	wire_buf_bytes(b, "", 1);
-	wire_buf_u16(b, WIRE_TYPE_OPT);
-	wire_buf_u16(b, WIRE_EDNS_UDP);
-	wire_buf_u32(b, ttl);
-	if (ede_code < 0 || ede_code > 0xFFFF) {
-		wire_buf_u16(b, 0);
+	if (!wire_buf_room(b, n)) {
+		b->fail = true;
 		return;
 	}
-	wire_buf_u16(b, (uint16_t)(4 + 2 + text_len));
-	wire_buf_u16(b, WIRE_OPT_EDE);
-	wire_buf_u16(b, (uint16_t)(2 + text_len));
-	wire_buf_u16(b, (uint16_t)ede_code);
-	wire_buf_bytes(b, ede_text, text_len);
+	wire_put_opt(b->p + b->len, rcode, dnssec_ok, ede_code, ede_text, text_len);
+	b->len += n;
+}
+
+/* The length of the short form of an EDE text: up to its first ": ", 0
+ * when it has none (the short form would be the whole text). */
+static size_t wire_ede_short_len(const char *text)
+{
+	const char *colon = text ? strstr(text, ": ") : NULL;
+	return colon ? (size_t)(colon - text) : 0;
 }
 
 /* Offset within q->qname of a suffix equal (ignoring case) to `name`, or -1:
@@ -110,97 +203,218 @@ static int wire_qname_suffix(const wire_query *q, const uint8_t *name, size_t na
 	return -1;
 }
 
-/* The synthesized SOA of a negative answer (RFC 2308 3). */
-static void wire_buf_soa(wire_buf *b, const wire_query *q, const wire_block *blk)
+/*
+ * Inside this file a wire_block also describes error answers: kind
+ * WIRE_BLOCK_ERROR, no records, only the EDE. wire_build_block refuses it
+ * from callers (it is not a wire_block_kind).
+ */
+#define WIRE_BLOCK_ERROR ((wire_block_kind)0)
+
+/*
+ * An answer measured at every level, for the cases the one-pass path
+ * (wire_build_fast) leaves: a SOA to lay out, no question, or not enough
+ * room for everything. The levels differ only in the EDE text and whether
+ * the records and TC are there, so the records are laid out once.
+ */
+typedef struct wire_plan {
+	const wire_query *q;
+	const wire_block *blk;
+	uint16_t rcode;
+	size_t base;           /* header + question */
+	uint16_t an, ns;       /* the records at the levels that have them */
+	size_t rec_len;
+	/* The SOA (ns == 1): its owner, and whether owner and MNAME are
+	 * pointers (to owner_at). */
+	const uint8_t *owner;
+	size_t owner_len, owner_at;
+	bool owner_ptr, mname_ptr;
+} wire_plan;
+
+/* Lays out the synthesized SOA of a negative answer (RFC 2308 3). */
+static void wire_plan_soa(wire_plan *pl)
 {
-	const uint8_t *owner = blk->soa_owner;
+	const wire_query *q = pl->q;
+	const uint8_t *owner = pl->blk->soa_owner;
 	size_t owner_len = owner ? wire_name_len(owner, WIRE_NAME_MAX) : 0;
-	size_t owner_at;   /* offset in the message of the owner's labels */
-	int suffix = -1;
 
 	if (owner_len == 0) {
 		/* No (or a broken) entry name: the blocked qname is the zone. */
 		owner = q->qname;
 		owner_len = q->qname_len;
 	}
-	suffix = wire_qname_suffix(q, owner, owner_len);
-	if (suffix >= 0 && q->qname_len > 1 && (size_t)suffix + 1 < q->qname_len) {
-		owner_at = WIRE_HDR_LEN + (size_t)suffix;
-		wire_buf_u16(b, (uint16_t)(0xC000 | owner_at));
-	} else {
-		/* Not in the question (e.g. a CNAME target's entry), or the root. */
-		owner_at = b->len;
-		wire_buf_bytes(b, owner, owner_len);
-	}
-	wire_buf_u16(b, WIRE_TYPE_SOA);
-	wire_buf_u16(b, q->qclass);
-	wire_buf_u32(b, blk->ttl);
-	size_t rdlen_at = b->len;
-	wire_buf_u16(b, 0);
-	size_t rdata_at = b->len;
+	int suffix = wire_qname_suffix(q, owner, owner_len);
+	pl->owner = owner;
+	pl->owner_len = owner_len;
+	pl->owner_ptr = suffix >= 0 && q->qname_len > 1 && (size_t)suffix + 1 < q->qname_len;
+	/* Otherwise (not in the question, e.g. a CNAME target's entry, or the
+	 * root) the owner is written out right after the question. */
+	pl->owner_at = pl->owner_ptr ? WIRE_HDR_LEN + (size_t)suffix : pl->base;
 	/* MNAME = the owner: a pointer unless the owner is the bare root. */
-	if (owner_len > 1 && owner_at <= WIRE_PTR_MAX)
-		wire_buf_u16(b, (uint16_t)(0xC000 | owner_at));
-	else
-		wire_buf_bytes(b, owner, owner_len);
-	wire_buf_bytes(b, wire_soa_rname, WIRE_SOA_RNAME_LEN);
-	wire_buf_u32(b, blk->serial);
-	wire_buf_u32(b, WIRE_SOA_REFRESH);
-	wire_buf_u32(b, WIRE_SOA_RETRY);
-	wire_buf_u32(b, WIRE_SOA_EXPIRE);
-	wire_buf_u32(b, blk->ttl);
-	wire_buf_set16(b, rdlen_at, (uint16_t)(b->len - rdata_at));
+	pl->mname_ptr = owner_len > 1 && pl->owner_at <= WIRE_PTR_MAX;
+	pl->rec_len = (pl->owner_ptr ? 2 : owner_len) + WIRE_RR_FIXED +
+		      (pl->mname_ptr ? 2 : owner_len) + WIRE_SOA_RNAME_LEN + WIRE_SOA_TIMERS;
 }
 
-/* The one sinkhole address record; its owner points at the question. */
-static void wire_buf_sink(wire_buf *b, const wire_query *q, const wire_block *blk)
+static void wire_plan_init(wire_plan *pl, const wire_query *q, uint16_t rcode,
+			   const wire_block *blk)
 {
-	bool v6 = blk->kind == WIRE_BLOCK_SINK_AAAA;
-
-	wire_buf_u16(b, 0xC000 | WIRE_HDR_LEN);
-	wire_buf_u16(b, v6 ? WIRE_TYPE_AAAA : WIRE_TYPE_A);
-	wire_buf_u16(b, q->qclass);
-	wire_buf_u32(b, blk->ttl);
-	wire_buf_u16(b, v6 ? 16 : 4);
-	if (v6)
-		wire_buf_bytes(b, blk->sink6, 16);
-	else
-		wire_buf_bytes(b, blk->sink4, 4);
-}
-
-/* One attempt at one level; returns the length or 0 if it overflowed. */
-static size_t wire_build_level(const wire_query *q, uint16_t rcode, const wire_block *blk,
-			       int32_t ede_code, const char *ede_text, wire_level level,
-			       uint8_t *out, size_t cap)
-{
-	bool tc = level >= WIRE_LEVEL_TC;
-	bool records = !tc && blk != NULL && q->has_question;
-	bool sink = records && (blk->kind == WIRE_BLOCK_SINK_A || blk->kind == WIRE_BLOCK_SINK_AAAA);
-	bool soa = records && (blk->kind == WIRE_BLOCK_NXDOMAIN || blk->kind == WIRE_BLOCK_NODATA);
-	wire_buf b;
-
-	wire_buf_init(&b, out, cap);
-	wire_buf_answer_header(&b, q, rcode, tc, sink ? 1 : 0, soa ? 1 : 0, q->edns ? 1 : 0);
-	if (q->has_question) {
-		wire_buf_bytes(&b, q->qname, q->qname_len);
-		wire_buf_u16(&b, q->qtype);
-		wire_buf_u16(&b, q->qclass);
+	pl->q = q;
+	pl->blk = blk;
+	pl->rcode = rcode;
+	pl->base = WIRE_HDR_LEN + (q->has_question ? (size_t)q->qname_len + 4 : 0);
+	pl->an = pl->ns = 0;
+	pl->rec_len = 0;
+	if (!q->has_question)
+		return;
+	switch (blk->kind) {
+	case WIRE_BLOCK_SINK_A:
+	case WIRE_BLOCK_SINK_AAAA:
+		pl->an = 1;
+		pl->rec_len = wire_sink_len(blk);
+		break;
+	case WIRE_BLOCK_NXDOMAIN:
+	case WIRE_BLOCK_NODATA:
+		pl->ns = 1;
+		wire_plan_soa(pl);
+		break;
+	default:
+		break;
 	}
+}
+
+static uint8_t *wire_put_soa(uint8_t *p, const wire_plan *pl)
+{
+	const wire_query *q = pl->q;
+
+	if (pl->owner_ptr) {
+		wire_put16(p, (uint16_t)(0xC000 | pl->owner_at));
+		p += 2;
+	} else {
+		memcpy(p, pl->owner, pl->owner_len);
+		p += pl->owner_len;
+	}
+	size_t mname = pl->mname_ptr ? 2 : pl->owner_len;
+	wire_put16(p, WIRE_TYPE_SOA);
+	wire_put16(p + 2, q->qclass);
+	wire_put32(p + 4, pl->blk->ttl);
+	wire_put16(p + 8, (uint16_t)(mname + WIRE_SOA_RNAME_LEN + WIRE_SOA_TIMERS));
+	p += WIRE_RR_FIXED;
+	if (pl->mname_ptr)
+		wire_put16(p, (uint16_t)(0xC000 | pl->owner_at));
+	else
+		memcpy(p, pl->owner, pl->owner_len);
+	p += mname;
+	memcpy(p, wire_soa_rname, WIRE_SOA_RNAME_LEN);
+	p += WIRE_SOA_RNAME_LEN;
+	wire_put32(p, pl->blk->serial);
+	wire_put32(p + 4, WIRE_SOA_REFRESH);
+	wire_put32(p + 8, WIRE_SOA_RETRY);
+	wire_put32(p + 12, WIRE_SOA_EXPIRE);
+	wire_put32(p + 16, pl->blk->ttl);
+	return p + WIRE_SOA_TIMERS;
+}
+
+/* The answer at one level with text_len octets of EDE text (from
+ * wire_ede_text_len); returns its length, or 0 if it does not fit. */
+static size_t wire_put_level(const wire_plan *pl, bool tc, size_t text_len, uint8_t *out,
+			     size_t cap)
+{
+	const wire_query *q = pl->q;
+	const wire_block *blk = pl->blk;
+	bool records = !tc;   /* an, ns and rec_len are 0 when there are none */
+	size_t n = pl->base + (records ? pl->rec_len : 0) +
+		   (q->edns ? wire_opt_len(blk->ede_code, text_len) : 0);
+
+	if (n > cap)
+		return 0;
+	uint8_t *p = wire_put_answer_header(out, q, pl->rcode, tc, records ? pl->an : 0,
+					    records ? pl->ns : 0, q->edns ? 1 : 0);
+	if (q->has_question)
+		p = wire_put_question(p, q);
+	if (records && pl->an)
+		p = wire_put_sink(p, q, blk);
+	if (records && pl->ns)
+		p = wire_put_soa(p, pl);
+	if (q->edns)
+		wire_put_opt(p, pl->rcode, q->edns_do, blk->ede_code, blk->ede_text, text_len);
+	return n;
+}
+
+/* Every level from FULL down, the first that fits. Not inlined: it keeps
+ * the plan on the stack, and the common case does not come here. */
+static __attribute__((noinline)) size_t wire_build_levels(const wire_query *q, uint16_t rcode,
+							  const wire_block *blk, uint8_t *out,
+							  size_t cap)
+{
+	wire_plan pl;
+	int32_t code = blk->ede_code;
+	/* The text goes only in an OPT, and only with a code. */
+	const char *text = q->edns && code >= 0 ? blk->ede_text : NULL;
+
+	wire_plan_init(&pl, q, rcode, blk);
+	for (int l = WIRE_LEVEL_FULL; l < WIRE_LEVEL_COUNT; l++) {
+		size_t text_len = 0;
+		if (l == WIRE_LEVEL_FULL) {
+			text_len = wire_ede_full_len(code, text);
+		} else if (l == WIRE_LEVEL_SHORT_TEXT) {
+			text_len = wire_ede_text_len(code, text, wire_ede_short_len(text));
+			if (text_len == 0)
+				continue;   /* no short form: the same as NO_TEXT */
+		} else if (l == WIRE_LEVEL_NO_TEXT && text == NULL) {
+			continue;   /* without text, FULL and NO_TEXT are the same message */
+		}
+		size_t n = wire_put_level(&pl, l == WIRE_LEVEL_TC, text_len, out, cap);
+		if (n)
+			return n;
+	}
+	return 0;
+}
+
+/*
+ * The common case in one pass: the question, no SOA to lay out, and room
+ * for everything (the FULL level); text_len is the EDE text's (from
+ * wire_ede_full_len). Returns 0 when it is not that case; wire_build_levels
+ * then does it all, and puts out the same octets.
+ */
+static inline size_t wire_build_fast(const wire_query *q, uint16_t rcode,
+				     const wire_block *blk, size_t text_len, uint8_t *out,
+				     size_t cap)
+{
+	bool sink = blk->kind == WIRE_BLOCK_SINK_A || blk->kind == WIRE_BLOCK_SINK_AAAA;
+
+	if (!q->has_question || (!sink && blk->kind != WIRE_BLOCK_REFUSED &&
+				 blk->kind != WIRE_BLOCK_ERROR))
+		return 0;
+	size_t n = WIRE_HDR_LEN + (size_t)q->qname_len + 4 + (sink ? wire_sink_len(blk) : 0) +
+		   (q->edns ? wire_opt_len(blk->ede_code, text_len) : 0);
+	if (n > cap)
+		return 0;
+	uint8_t *p = wire_put_answer_header(out, q, rcode, false, sink ? 1 : 0, 0, q->edns ? 1 : 0);
+	p = wire_put_question(p, q);
 	if (sink)
-		wire_buf_sink(&b, q, blk);
-	if (soa)
-		wire_buf_soa(&b, q, blk);
-	if (q->edns) {
-		const char *text = level <= WIRE_LEVEL_SHORT_TEXT ? ede_text : NULL;
-		size_t text_len = !text ? 0 : level == WIRE_LEVEL_FULL
-			? strnlen(text, WIRE_EDE_TEXT_MAX + 1) : wire_ede_short_len(text);
-		wire_buf_opt_n(&b, rcode, q->edns_do, ede_code, text, text_len);
-	}
-	return b.fail ? 0 : b.len;
+		p = wire_put_sink(p, q, blk);
+	if (q->edns)
+		wire_put_opt(p, rcode, q->edns_do, blk->ede_code, blk->ede_text, text_len);
+	return n;
 }
 
-static size_t wire_build(const wire_query *q, uint16_t rcode, const wire_block *blk,
-			 int32_t ede_code, const char *ede_text, uint8_t *out, size_t cap)
+/* With client EDNS (the EDE text to measure), or when the fast path did
+ * not do it. Not inlined, so that the path without EDNS makes no call. */
+static __attribute__((noinline)) size_t wire_build_more(const wire_query *q, uint16_t rcode,
+							const wire_block *blk, uint8_t *out,
+							size_t cap)
+{
+	if (q->edns) {
+		size_t text_len = wire_ede_full_len(blk->ede_code, blk->ede_text);
+		size_t n = wire_build_fast(q, rcode, blk, text_len, out, cap);
+		if (n)
+			return n;
+	}
+	return wire_build_levels(q, rcode, blk, out, cap);
+}
+
+static inline size_t wire_build(const wire_query *q, uint16_t rcode, const wire_block *blk,
+				uint8_t *out, size_t cap)
 {
 	if (q == NULL || out == NULL)
 		return 0;
@@ -209,18 +423,12 @@ static size_t wire_build(const wire_query *q, uint16_t rcode, const wire_block *
 	if (rcode > 15 && !q->edns)
 		rcode = WIRE_RCODE_SERVFAIL;
 	rcode &= 0xFFF;
-	for (int l = WIRE_LEVEL_FULL; l < WIRE_LEVEL_COUNT; l++) {
-		/* Without text, FULL and NO_TEXT are the same message. */
-		if (l == WIRE_LEVEL_NO_TEXT && (ede_text == NULL || ede_code < 0 || !q->edns))
-			continue;
-		if (l == WIRE_LEVEL_SHORT_TEXT &&
-		    (ede_code < 0 || !q->edns || !wire_ede_short_len(ede_text)))
-			continue;
-		size_t n = wire_build_level(q, rcode, blk, ede_code, ede_text, (wire_level)l, out, cap);
+	if (!q->edns) {
+		size_t n = wire_build_fast(q, rcode, blk, 0, out, cap);
 		if (n)
 			return n;
 	}
-	return 0;
+	return wire_build_more(q, rcode, blk, out, cap);
 }
 
 size_t wire_build_block(const wire_query *q, const wire_block *b, uint8_t *out, size_t cap)
@@ -237,21 +445,26 @@ size_t wire_build_block(const wire_query *q, const wire_block *b, uint8_t *out, 
 	case WIRE_BLOCK_SINK_AAAA: rcode = WIRE_RCODE_NOERROR; break;
 	default: return 0;
 	}
-	return wire_build(q, rcode, b, b->ede_code, b->ede_text, out, cap);
+	return wire_build(q, rcode, b, out, cap);
 }
 
 size_t wire_build_error(const wire_query *q, uint16_t rcode, int32_t ede_code,
 			const char *ede_text, uint8_t *out, size_t cap)
 {
-	return wire_build(q, rcode, NULL, ede_code, ede_text, out, cap);
+	wire_block e = { .kind = WIRE_BLOCK_ERROR, .ede_code = ede_code, .ede_text = ede_text };
+
+	return wire_build(q, rcode, &e, out, cap);
 }
 
 size_t wire_build_tc(const wire_query *q, uint8_t *out, size_t cap)
 {
+	static const wire_block none = { .kind = WIRE_BLOCK_ERROR, .ede_code = WIRE_EDE_NONE };
+	wire_plan pl;
+
 	if (q == NULL || out == NULL)
 		return 0;
-	return wire_build_level(q, WIRE_RCODE_NOERROR, NULL, WIRE_EDE_NONE, NULL, WIRE_LEVEL_TC,
-				out, cap);
+	wire_plan_init(&pl, q, WIRE_RCODE_NOERROR, &none);
+	return wire_put_level(&pl, true, 0, out, cap);
 }
 
 size_t wire_build_txt(const wire_query *q, const char *text, uint32_t ttl, uint8_t *out, size_t cap)
@@ -285,5 +498,5 @@ size_t wire_build_txt(const wire_query *q, const char *text, uint32_t ttl, uint8
 		wire_buf_opt(&b, WIRE_RCODE_NOERROR, q->edns_do, WIRE_EDE_NONE, NULL);
 	if (!b.fail)
 		return b.len;
-	return wire_build_level(q, WIRE_RCODE_NOERROR, NULL, WIRE_EDE_NONE, NULL, WIRE_LEVEL_TC, out, cap);
+	return wire_build_tc(q, out, cap);
 }

@@ -2,8 +2,9 @@
  * wire_impl.h: private helpers shared by the wire_*.c files; not API.
  *
  * Big-endian loads/stores, a bounded output buffer that latches failure (so a
- * builder writes straight through and checks once at the end), and the RR
- * header reader that both the query parser and the reply checker use.
+ * builder writes straight through and checks once at the end), a copy for
+ * names, and the RR header reader that both the query parser and the reply
+ * checker use.
  */
 #ifndef EMBARGO_RESOLVER_WIRE_IMPL_H
 #define EMBARGO_RESOLVER_WIRE_IMPL_H
@@ -29,6 +30,45 @@ static inline void wire_put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
+}
+
+static inline void wire_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/*
+ * Copies n octets of a name (at most WIRE_NAME_MAX): up to 64 in two
+ * fixed-size moves, the second overlapping the first. For the 10 to 40
+ * octets of a usual name, a memcpy of variable length costs a call or a
+ * `rep movs` that is slow to start. dst and src must not overlap.
+ */
+static inline void wire_copy_name(uint8_t *restrict dst, const uint8_t *restrict src, size_t n)
+{
+	/* Most names first: 16 to 32 octets, then 33 to 64. */
+	if (n - 16 <= 16) {
+		memcpy(dst, src, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n - 33 <= 31) {
+		memcpy(dst, src, 32);
+		memcpy(dst + n - 32, src + n - 32, 32);
+	} else if (n > 64) {
+		memcpy(dst, src, n);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else if (n >= 2) {
+		memcpy(dst, src, 2);
+		dst[n - 1] = src[n - 1];
+	} else if (n == 1) {
+		dst[0] = src[0];
+	}
 }
 
 /* Header field offsets. */
@@ -126,14 +166,16 @@ int wire_read_name_avoid(const uint8_t *pkt, size_t len, size_t pos, const uint8
 
 /* Writes an OPT RR: UDP size WIRE_EDNS_UDP, the extended RCODE bits of
  * `rcode`, version 0, DO as given, and an EDE option when ede_code >= 0
- * (text only when ede_text is non-NULL). */
+ * (text only when ede_text is non-NULL). All or nothing: when it does not
+ * fit, b->fail is set and nothing is written. */
 void wire_buf_opt(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
 		  const char *ede_text);
 /* The same with the first ede_text_len octets of ede_text as the text. */
 void wire_buf_opt_n(wire_buf *b, uint16_t rcode, bool dnssec_ok, int32_t ede_code,
 		    const char *ede_text, size_t ede_text_len);
 
-/* Writes a header echoing q (ID, opcode, RD, CD) with QR and RA set. */
+/* Writes a header echoing q (ID, opcode, RD, CD) with QR and RA set; all
+ * or nothing. */
 void wire_buf_answer_header(wire_buf *b, const wire_query *q, uint16_t rcode, bool tc,
 			    uint16_t an, uint16_t ns, uint16_t ar);
 

@@ -16,27 +16,30 @@ static bool wire_opt_hop_by_hop(uint16_t code)
 }
 
 /* The qname of a query must be uncompressed: there is nothing before it to
- * point at, and copying it verbatim relies on it. */
+ * point at, and copying it verbatim relies on it. The labels are checked
+ * first and the name then copied in one piece. */
 static int wire_copy_qname(const uint8_t *pkt, size_t len, size_t *pos, wire_query *q)
 {
-	size_t p = *pos, n = 0;
+	size_t start = *pos, p = start;
+	/* The root octet must lie in the packet and within WIRE_NAME_MAX of the
+	 * start; a label running past either ends the walk there. */
+	size_t end = len - start > WIRE_NAME_MAX ? start + WIRE_NAME_MAX : len;
 
 	for (;;) {
-		if (p >= len)
+		if (p >= end)
 			return WIRE_EFORMERR;
-		uint8_t c = pkt[p];
-		if (c > WIRE_LABEL_MAX)   /* a pointer, or label types 0x40/0x80 */
-			return WIRE_EFORMERR;
-		if (c > len - p - 1 || n + 1 + (size_t)c > WIRE_NAME_MAX)
-			return WIRE_EFORMERR;
-		memcpy(q->qname + n, pkt + p, 1 + (size_t)c);
-		n += 1 + (size_t)c;
-		p += 1 + (size_t)c;
-		if (c == 0)
-			break;
+		size_t c = pkt[p];
+		if (c - 1 >= WIRE_LABEL_MAX) {   /* one compare for both: 0 wraps */
+			if (c == 0)
+				break;
+			return WIRE_EFORMERR;   /* a pointer, or label types 0x40/0x80 */
+		}
+		p += 1 + c;
 	}
+	size_t n = p + 1 - start;
+	wire_copy_name(q->qname, pkt + start, n);
 	q->qname_len = (uint8_t)n;
-	*pos = p;
+	*pos = p + 1;
 	return WIRE_OK;
 }
 
@@ -57,9 +60,50 @@ static bool wire_opts_valid(const uint8_t *o, size_t len)
 	return true;
 }
 
+/* Takes the query's OPT record (its owner checked to be the root): the
+ * options, rdlen octets at pkt[rdata], must be valid. */
+static int wire_take_opt(wire_query *q, const uint8_t *pkt, uint16_t rclass, uint32_t ttl,
+			 size_t rdata, uint16_t rdlen)
+{
+	if (!wire_opts_valid(pkt + rdata, rdlen))
+		return WIRE_EFORMERR;
+	q->edns = true;
+	q->edns_udp = rclass < WIRE_UDP_MIN ? WIRE_UDP_MIN : rclass;
+	q->edns_version = (uint8_t)(ttl >> 16);
+	q->edns_do = (ttl & WIRE_OPT_DO) != 0;
+	q->edns_opts = pkt + rdata;
+	q->edns_opts_len = rdlen;
+	return WIRE_OK;
+}
+
+/*
+ * The records of nearly every query that has any: one, an OPT, its owner
+ * the root. Reads it as wire_parse_records would (through wire_rr_read)
+ * without walking a name. False when the records are anything else; else
+ * *rc is the result.
+ */
+static inline bool wire_parse_lone_opt(const uint8_t *pkt, size_t len, size_t pos,
+				       wire_query *q, int *rc)
+{
+	if (wire_get32(pkt + WIRE_OFF_ANCOUNT) != 0 || wire_get16(pkt + WIRE_OFF_ARCOUNT) != 1 ||
+	    len - pos < 1 + 10 || pkt[pos] != 0)
+		return false;
+	size_t rdata = pos + 11;
+	uint16_t rdlen = wire_get16(pkt + pos + 9);
+	if (rdlen > len - rdata)
+		*rc = WIRE_EFORMERR;   /* truncated RDATA */
+	else if (wire_get16(pkt + pos + 1) != WIRE_TYPE_OPT)
+		*rc = WIRE_OK;         /* skipped, like any other record */
+	else
+		*rc = wire_take_opt(q, pkt, wire_get16(pkt + pos + 3), wire_get32(pkt + pos + 5),
+				    rdata, rdlen);
+	return true;
+}
+
 /* Reads the sections after the question: answer and authority RRs are
  * skipped, the additional section may hold one OPT. */
-static int wire_parse_records(const uint8_t *pkt, size_t len, size_t pos, wire_query *q)
+static __attribute__((noinline)) int wire_parse_records(const uint8_t *pkt, size_t len,
+							size_t pos, wire_query *q)
 {
 	uint16_t an = wire_get16(pkt + WIRE_OFF_ANCOUNT);
 	uint16_t ns = wire_get16(pkt + WIRE_OFF_NSCOUNT);
@@ -77,14 +121,8 @@ static int wire_parse_records(const uint8_t *pkt, size_t len, size_t pos, wire_q
 			return WIRE_EFORMERR;   /* OPT outside additional, or twice */
 		if (rr.owner_end != rr.start + 1 || pkt[rr.start] != 0)
 			return WIRE_EFORMERR;   /* owner must be the literal root */
-		if (!wire_opts_valid(pkt + rr.rdata, rr.rdlen))
+		if (wire_take_opt(q, pkt, rr.rclass, rr.ttl, rr.rdata, rr.rdlen) != WIRE_OK)
 			return WIRE_EFORMERR;
-		q->edns = true;
-		q->edns_udp = rr.rclass < WIRE_UDP_MIN ? WIRE_UDP_MIN : rr.rclass;
-		q->edns_version = (uint8_t)(rr.ttl >> 16);
-		q->edns_do = (rr.ttl & WIRE_OPT_DO) != 0;
-		q->edns_opts = pkt + rr.rdata;
-		q->edns_opts_len = rr.rdlen;
 	}
 	return WIRE_OK;
 }
@@ -98,50 +136,72 @@ static void wire_clear_edns(wire_query *q)
 	q->edns_opts_len = 0;
 }
 
-int wire_parse_query(const uint8_t *pkt, size_t len, wire_query *q)
+/* The answer to a broken query: an unknown opcode is NOTIMP whatever
+ * follows; we still read what we can so the answer can echo the question
+ * and EDNS. */
+static inline int wire_query_bad(const wire_query *q)
 {
-	size_t pos = WIRE_HDR_LEN;
+	return q->opcode != 0 ? WIRE_ENOTIMP : WIRE_EFORMERR;
+}
+
+/* The end of wire_parse_query for a query with records (usually an OPT).
+ * Not inlined: a query without records then needs no stack frame. */
+static __attribute__((noinline)) int wire_parse_rest(const uint8_t *pkt, size_t len, size_t pos,
+						     wire_query *q)
+{
 	int rc;
 
-	/* Only the scalar part: the qname array is written before it is read. */
-	memset(q, 0, offsetof(wire_query, qname));
-	wire_clear_edns(q);
-	if (pkt == NULL || len < WIRE_HDR_LEN)
-		return WIRE_EDROP;
-	q->flags = wire_get16(pkt + WIRE_OFF_FLAGS);
-	if (q->flags & WIRE_FLAG_QR)
-		return WIRE_EDROP;
-	q->id = wire_get16(pkt + WIRE_OFF_ID);
-	q->opcode = WIRE_OPCODE(q->flags);
-	q->rd = (q->flags & WIRE_FLAG_RD) != 0;
-	q->cd = (q->flags & WIRE_FLAG_CD) != 0;
-	q->ad = (q->flags & WIRE_FLAG_AD) != 0;
-	q->qname_off = WIRE_HDR_LEN;
-
-	/* An unknown opcode is NOTIMP whatever follows; we still read what we
-	 * can so the answer can echo the question and EDNS. */
-	int bad = q->opcode != 0 ? WIRE_ENOTIMP : WIRE_EFORMERR;
-
-	if (wire_get16(pkt + WIRE_OFF_QDCOUNT) != 1)
-		return bad;
-	if (wire_copy_qname(pkt, len, &pos, q) != WIRE_OK || len - pos < 4)
-		return bad;
-	q->qtype = wire_get16(pkt + pos);
-	q->qclass = wire_get16(pkt + pos + 2);
-	pos += 4;
-	q->question_end = pos;
-	q->has_question = true;
-
-	rc = wire_parse_records(pkt, len, pos, q);
+	if (!wire_parse_lone_opt(pkt, len, pos, q, &rc))
+		rc = wire_parse_records(pkt, len, pos, q);
 	if (rc != WIRE_OK) {
 		wire_clear_edns(q);
-		return bad;
+		return wire_query_bad(q);
 	}
 	if (q->opcode != 0)
 		return WIRE_ENOTIMP;
 	if (q->edns && q->edns_version > 0)
 		return WIRE_EBADVERS;
 	return WIRE_OK;
+}
+
+int wire_parse_query(const uint8_t *pkt, size_t len, wire_query *q)
+{
+	size_t pos = WIRE_HDR_LEN;
+
+	/* Only the scalar part: the qname array is written before it is read. */
+	memset(q, 0, offsetof(wire_query, qname));
+	wire_clear_edns(q);
+	if (pkt == NULL || len < WIRE_HDR_LEN)
+		return WIRE_EDROP;
+	uint16_t flags = wire_get16(pkt + WIRE_OFF_FLAGS);
+	q->flags = flags;
+	if (flags & WIRE_FLAG_QR)
+		return WIRE_EDROP;
+	q->id = wire_get16(pkt + WIRE_OFF_ID);
+	q->opcode = WIRE_OPCODE(flags);
+	q->rd = (flags & WIRE_FLAG_RD) != 0;
+	q->cd = (flags & WIRE_FLAG_CD) != 0;
+	q->ad = (flags & WIRE_FLAG_AD) != 0;
+	q->qname_off = WIRE_HDR_LEN;
+	if (wire_get16(pkt + WIRE_OFF_QDCOUNT) != 1)
+		return wire_query_bad(q);
+	if (wire_copy_qname(pkt, len, &pos, q) != WIRE_OK || len - pos < 4)
+		return wire_query_bad(q);
+	q->qtype = wire_get16(pkt + pos);
+	q->qclass = wire_get16(pkt + pos + 2);
+	pos += 4;
+	q->question_end = pos;
+	q->has_question = true;
+
+	/* ANCOUNT, NSCOUNT, ARCOUNT: a plain query has none (only testing
+	 * them for zero, so the byte order does not matter). */
+	uint32_t an_ns;
+	uint16_t ar;
+	memcpy(&an_ns, pkt + WIRE_OFF_ANCOUNT, 4);
+	memcpy(&ar, pkt + WIRE_OFF_ARCOUNT, 2);
+	if (an_ns | ar)
+		return wire_parse_rest(pkt, len, pos, q);
+	return q->opcode != 0 ? WIRE_ENOTIMP : WIRE_OK;
 }
 
 size_t wire_udp_limit(const wire_query *q)
