@@ -192,6 +192,10 @@ struct worker {
 
 /* The policy time now: seconds since the epoch. Any thread. */
 int64_t daemon_now(const daemon_ctx *d);
+/* The same in milliseconds, for timers. */
+int64_t daemon_now_ms(const daemon_ctx *d);
+/* A monotonic clock in milliseconds (coarse, cheap): cache ages. */
+uint64_t worker_mono_ms(void);
 /* Reads the clocks for a batch of queries handled now; _end forgets them. */
 void worker_tick_begin(worker *w);
 static inline void worker_tick_end(worker *w)
@@ -208,18 +212,25 @@ static inline void worker_tick_end(worker *w)
 void worker_batch_begin(worker *w);
 void worker_batch_end(worker *w);
 /* Policy time, monotonic milliseconds and microseconds: the batch's reading
- * inside a batch, else the clocks now. */
-int64_t worker_now(worker *w);
-uint64_t worker_ms(worker *w);
-uint64_t worker_us(worker *w);
+ * inside a batch, else the clocks now (worker_us_now). Inline: every query
+ * asks several times. */
+uint64_t worker_us_now(void);
+static inline int64_t worker_now(worker *w)
+{
+	return w->tick.valid ? w->tick.now : daemon_now(w->d);
+}
+static inline uint64_t worker_ms(worker *w)
+{
+	return w->tick.valid ? w->tick.mono_ms : worker_mono_ms();
+}
+static inline uint64_t worker_us(worker *w)
+{
+	return w->tick.valid ? w->tick.mono_us : worker_us_now();
+}
 
 /* Writes the clock floor's state file, if there is one (workers[0]). */
 void daemon_state_save(daemon_ctx *d);
 
-/* The same in milliseconds, for timers. */
-int64_t daemon_now_ms(const daemon_ctx *d);
-/* A monotonic clock in milliseconds (coarse, cheap): cache ages. */
-uint64_t worker_mono_ms(void);
 
 /* Creates worker `id` with its event base and forwarding table; binds its
  * listeners (reuseport: share the addresses with the other workers).
@@ -237,7 +248,10 @@ void worker_stop(worker *w);
 void worker_send(worker *w, const client *c, const uint8_t *pkt, size_t len);
 
 /* The answer size limit for this client and query. */
-size_t client_answer_cap(const client *c, const wire_query *q);
+static inline size_t client_answer_cap(const client *c, const wire_query *q)
+{
+	return c->t == TRANSPORT_UDP ? wire_udp_limit(q) : WIRE_TCP_MAX;
+}
 
 /* The policy in force changed (a cutoff instant passed, or a reload): drop
  * whatever was decided under the old one. */

@@ -139,13 +139,17 @@ static void send_block(worker *w, const client *c, const wire_query *q, const po
 		.ede_code = m->rule->vendor->ede,
 		.ede_text = m->rule->ede_text,
 	};
-	memcpy(b.sink4, w->cfg->sinkhole.ipv4.addr, 4);
-	memcpy(b.sink6, w->cfg->sinkhole.ipv6.addr, 16);
 	switch (m->answer) {
 	case POLICY_ANS_REFUSED: b.kind = WIRE_BLOCK_REFUSED; break;
 	case POLICY_ANS_NXDOMAIN: b.kind = WIRE_BLOCK_NXDOMAIN; break;
-	case POLICY_ANS_SINK_A: b.kind = WIRE_BLOCK_SINK_A; break;
-	case POLICY_ANS_SINK_AAAA: b.kind = WIRE_BLOCK_SINK_AAAA; break;
+	case POLICY_ANS_SINK_A:
+		b.kind = WIRE_BLOCK_SINK_A;
+		memcpy(b.sink4, w->cfg->sinkhole.ipv4.addr, 4);
+		break;
+	case POLICY_ANS_SINK_AAAA:
+		b.kind = WIRE_BLOCK_SINK_AAAA;
+		memcpy(b.sink6, w->cfg->sinkhole.ipv6.addr, 16);
+		break;
 	case POLICY_ANS_NODATA:
 	case POLICY_ANS_NONE: b.kind = WIRE_BLOCK_NODATA; break;
 	}

@@ -158,7 +158,12 @@ int wire_parse_query(const uint8_t *pkt, size_t len, wire_query *q);
  * WIRE_EDNS_UDP (to stay clear of IP fragmentation), or 512 without EDNS.
  * Pass it as `cap` to the builders for UDP; pass WIRE_TCP_MAX for TCP.
  */
-size_t wire_udp_limit(const wire_query *q);
+static inline size_t wire_udp_limit(const wire_query *q)
+{
+	if (!q->edns)
+		return WIRE_UDP_MIN;
+	return q->edns_udp > WIRE_EDNS_UDP ? WIRE_EDNS_UDP : q->edns_udp;
+}
 
 /* Overwrites the ID of a message of at least 2 octets. */
 void wire_set_id(uint8_t *pkt, uint16_t id);

@@ -204,12 +204,6 @@ int wire_parse_query(const uint8_t *pkt, size_t len, wire_query *q)
 	return q->opcode != 0 ? WIRE_ENOTIMP : WIRE_OK;
 }
 
-size_t wire_udp_limit(const wire_query *q)
-{
-	if (!q->edns)
-		return WIRE_UDP_MIN;
-	return q->edns_udp > WIRE_EDNS_UDP ? WIRE_EDNS_UDP : q->edns_udp;
-}
 
 void wire_set_id(uint8_t *pkt, uint16_t id)
 {

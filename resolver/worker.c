@@ -106,11 +106,6 @@ void worker_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		tcp_conn_send(c->conn, pkt, len);
 }
 
-size_t client_answer_cap(const client *c, const wire_query *q)
-{
-	return c->t == TRANSPORT_UDP ? wire_udp_limit(q) : WIRE_TCP_MAX;
-}
-
 void worker_maybe_exit(worker *w)
 {
 	if (w->stopping && !fwd_inflight(w->fwd))
@@ -148,19 +143,9 @@ void worker_batch_end(worker *w)
 	worker_tick_end(w);
 }
 
-int64_t worker_now(worker *w)
+uint64_t worker_us_now(void)
 {
-	return w->tick.valid ? w->tick.now : daemon_now(w->d);
-}
-
-uint64_t worker_ms(worker *w)
-{
-	return w->tick.valid ? w->tick.mono_ms : worker_mono_ms();
-}
-
-uint64_t worker_us(worker *w)
-{
-	return w->tick.valid ? w->tick.mono_us : obs_now_us();
+	return obs_now_us();
 }
 
 void worker_policy_changed(worker *w)
