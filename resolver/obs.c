@@ -264,9 +264,17 @@ static void chain_unlink(obs_expo_table *t, uint32_t i)
  * recycled. EXPO_NIL only when out of memory. Caller holds the lock. */
 static uint32_t expo_find(obs_expo_table *t, const cfg_ip *ip, int vendor_ref, int64_t now)
 {
-	uint32_t *bucket = &t->buckets[expo_hash(ip, vendor_ref) & t->mask];
 	uint64_t k[2];
 	expo_key(ip, k);
+	/* the most recently seen first: a client's lookups of one vendor come
+	 * in runs, and the head needs no hash and no relinking */
+	if (t->head != EXPO_NIL) {
+		const obs_expo *x = &t->v[t->head];
+		if (x->vendor_ref == vendor_ref && x->client.family == ip->family &&
+		    expo_word(x->client.addr) == k[0] && expo_word(x->client.addr + 8) == k[1])
+			return t->head;
+	}
+	uint32_t *bucket = &t->buckets[expo_hash(ip, vendor_ref) & t->mask];
 	for (uint32_t i = *bucket; i != EXPO_NIL; i = t->v[i].chain) {
 		obs_expo *x = &t->v[i];
 		/* stored addresses have their unused octets zeroed */
