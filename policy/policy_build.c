@@ -179,6 +179,10 @@ static void policy_add_entry(policy_builder *b, const uint8_t *name, uint32_t ve
 		h = policy_hash_label(h, buf + off[i]);
 	if (n == 0)
 		p->has_root = true;
+	else
+		p->depths |= policy_depth_bit(n);
+	if (n > p->max_depth)
+		p->max_depth = n;
 	p->n_entries++;
 	b->seq++;
 

@@ -1,11 +1,12 @@
 /*
  * policy_decide.c: one lookup, (qname, qtype, client, time) -> verdict.
  *
- * The hot path of the daemon: no allocation, no locks, no clock. The qname is
- * copied into a stack buffer and lower-cased, the hash of every suffix is
- * computed in one right-to-left pass, every slot is prefetched, and then the
- * suffixes are probed from the full name up, applying the rules of the walk
- * described at the top of policy.h.
+ * The hot path of the daemon: no allocation, no locks, no clock. The qname's
+ * labels are found, the part that can match is copied into a stack buffer
+ * lower-cased, the hash of every suffix is computed in one right-to-left
+ * pass, the slot of every suffix whose depth some entry has is prefetched,
+ * and then those suffixes are probed from the full name up, applying the
+ * rules of the walk described at the top of policy.h.
  */
 #include <string.h>
 
@@ -153,35 +154,45 @@ static void policy_fill(const policy *p, const policy_seen *s, policy_match *out
 }
 
 /*
- * Copies a name of len octets (at most DNAME_MAX) and zeroes at least the 8
- * octets after it. Whole words, the last one overlapping, never past the
- * source's end: the qname sits in a packet buffer whose size is unknown here.
+ * Copies a name of len octets (1 to DNAME_MAX) lower-cased, then zeroes the
+ * 8 octets after it, which the hash and the comparison read and mask off.
+ * Whole words, the last one overlapping (lowering twice changes nothing),
+ * never past the source's end: the qname sits in a packet buffer whose size
+ * is unknown here.
  */
-static inline void policy_copy_name(uint8_t *buf, const uint8_t *src, size_t len)
+static inline void policy_copy_lower(uint8_t *buf, const uint8_t *src, size_t len)
 {
+	static const uint8_t zero[8];
 	uint64_t w;
 
-	memset(buf + (len & ~(size_t)7), 0, 16);
 	if (len < 8) {
+		memcpy(buf, zero, 8);
 		for (size_t i = 0; i < len; i++)
 			buf[i] = src[i];
-		return;
+		memcpy(&w, buf, 8);
+		w = policy_lower_word(w);
+		memcpy(buf, &w, 8);
+	} else {
+		for (size_t i = 0; i + 8 <= len; i += 8) {
+			memcpy(&w, src + i, 8);
+			w = policy_lower_word(w);
+			memcpy(buf + i, &w, 8);
+		}
+		memcpy(&w, src + len - 8, 8);
+		w = policy_lower_word(w);
+		memcpy(buf + len - 8, &w, 8);
 	}
-	for (size_t i = 0; i + 8 <= len; i += 8) {
-		memcpy(&w, src + i, 8);
-		memcpy(buf + i, &w, 8);
-	}
-	memcpy(&w, src + len - 8, 8);
-	memcpy(buf + len - 8, &w, 8);
+	memcpy(buf + len, zero, 8);
 }
 
 void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 		   const cfg_ip *client, int64_t now, policy_match *out)
 {
-	/* aligned and padded: policy_lower and the hash read whole words */
+	/* aligned and padded: the hash and the comparison read whole words */
 	_Alignas(8) uint8_t buf[POLICY_NAME_BUF];
-	uint8_t off[POLICY_MAX_LABELS];
+	uint8_t off[POLICY_MAX_LABELS + 1];
 	uint64_t h[POLICY_MAX_LABELS];
+	uint8_t probe[POLICY_MAX_LABELS];
 	size_t len;
 	policy_walk w;
 
@@ -194,35 +205,44 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	int n = policy_labels(qname, off, &len);
 	if (n < 0)
 		return; /* not a name any entry can match */
+	off[n] = (uint8_t)(len - 1); /* the root label */
 
-	policy_copy_name(buf, qname, len);
-	policy_lower(buf, len);
-	h[n] = POLICY_HASH_ROOT;
-	for (int i = n - 1; i >= 0; i--)
-		h[i] = policy_hash_label(h[i + 1], buf + off[i]);
-	/* the most specific suffix is probed first, so its line is asked for first */
-	for (int i = 0; i < n; i++)
-		__builtin_prefetch(p->slots + policy_slot_of(h[i], p->n_slots));
-	/* a tag that matches at its home slot is very likely a hit: ask for the
-	 * record now, so its miss overlaps the other slots' rather than following */
-	for (int i = 0; i < n; i++) {
-		uint64_t s = p->slots[policy_slot_of(h[i], p->n_slots)];
-		if (s && (uint32_t)(s >> 32) == (uint32_t)(h[i] >> 32))
-			__builtin_prefetch(p->recs + (uint32_t)s);
+	/* Labels left of the deepest entry's are in no suffix that can match:
+	 * only the rest is copied (buf holds the name from off[first] on) and
+	 * hashed. The hash chain runs from the root; a suffix whose label count
+	 * no entry has is not probed, so its slot is not even fetched. */
+	int first = n > p->max_depth ? n - p->max_depth : 0;
+	size_t base = off[first];
+	policy_copy_lower(buf, qname + base, len - base);
+	uint64_t hash = POLICY_HASH_ROOT;
+	int n_probe = 0;
+	for (int i = n - 1; i >= first; i--) {
+		hash = policy_hash_label(hash, buf + (off[i] - base));
+		if (p->depths & policy_depth_bit(n - i)) {
+			__builtin_prefetch(p->slots + policy_slot_of(hash, p->n_slots));
+			h[n_probe] = hash;
+			probe[n_probe++] = (uint8_t)i;
+		}
 	}
-	off[n] = (uint8_t)(len - 1); /* the root label, probed only if an entry is the root */
 
 	w.p = p;
 	w.now = now;
 	w.any_stopped = false;
 	w.exempt_first = false;
 	w.block.name = w.audit.name = w.exempt.name = w.allow.name = NULL;
-	int last = p->has_root ? n : n - 1;
-	for (int i = 0; i <= last; i++) {
+	bool blocked = false;
+	/* probe[] runs from the root down: the most specific suffix is last */
+	for (int k = n_probe - 1; k >= 0 && !blocked; k--) {
+		int i = probe[k];
 		size_t slen = len - off[i];
-		uint32_t rec = policy_find(p, h[i], buf + off[i], slen);
-		if (rec && policy_apply_rec(&w, rec, slen, i == 0))
-			break;
+		uint32_t rec = policy_find(p, h[k], buf + (off[i] - base), slen);
+		if (rec)
+			blocked = policy_apply_rec(&w, rec, slen, i == 0);
+	}
+	if (!blocked && p->has_root) {
+		uint32_t rec = policy_find(p, POLICY_HASH_ROOT, buf + (len - 1 - base), 1);
+		if (rec)
+			policy_apply_rec(&w, rec, 1, n == 0);
 	}
 
 	if (w.block.name) {

@@ -82,6 +82,8 @@ struct policy {
 	size_t n_multi;
 	size_t n_entries, n_names;
 	bool has_root;               /* an entry is the root: probe it too */
+	uint64_t depths;             /* bit d-1: an entry has d labels (bit 63: 64 or more) */
+	int max_depth;               /* the most labels of any entry */
 
 	int64_t *changes;            /* every effective and until, sorted, unique */
 	size_t n_changes;
@@ -104,30 +106,34 @@ static inline uint64_t policy_mum(uint64_t a, uint64_t b)
 /* Hash of the root, where every name's hash starts. */
 #define POLICY_HASH_ROOT 0x243F6A8885A308D3ull
 
+/* The low n octets (1 to 8) of a word loaded from memory, the rest zero. */
+static inline uint64_t policy_word_head(uint64_t w, size_t n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return w & (~UINT64_C(0) >> (64 - 8 * n)); /* the first octets are the low ones */
+#else
+	return w & (~UINT64_C(0) << (64 - 8 * n));
+#endif
+}
+
 /*
- * Extends the hash of a suffix by one label (length octet first). Reads whole
- * 8-byte words, so up to 7 octets past the label must be readable: callers
- * hash copies in POLICY_NAME_BUF buffers. Mixing the length in keeps "ab.c"
- * and "a.bc" apart. Byte order only changes the values, and build and lookup
- * run on one machine.
+ * Extends the hash of a suffix by one label: the label's octets, length
+ * octet first, eight at a time, one multiply each. Reads whole 8-byte words,
+ * so up to 7 octets past the label must be readable: callers hash copies in
+ * POLICY_NAME_BUF buffers. The length octet keeps "ab.c" and "a.bc" apart;
+ * most labels are shorter than 8 octets, so most cost a single multiply.
  */
 static inline uint64_t policy_hash_label(uint64_t h, const uint8_t *label)
 {
-	unsigned len = label[0];
-	const uint8_t *s = label + 1;
-	uint64_t acc = h ^ ((uint64_t)(len + 1) * 0x9E3779B97F4A7C15ull);
+	size_t n = (size_t)label[0] + 1;
 	uint64_t w;
 
-	for (; len >= 8; len -= 8, s += 8) {
-		memcpy(&w, s, 8);
-		acc = policy_mum(acc ^ w, 0xA0761D6478BD642Full);
+	for (; n > 8; n -= 8, label += 8) {
+		memcpy(&w, label, 8);
+		h = policy_mum(h ^ w, 0xA0761D6478BD642Full);
 	}
-	if (len) {
-		memcpy(&w, s, 8);
-		w &= (UINT64_C(1) << (len * 8)) - 1;
-		acc = policy_mum(acc ^ w, 0xE7037ED1A0B428DBull);
-	}
-	return policy_mum(acc ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull);
+	memcpy(&w, label, 8);
+	return policy_mum(h ^ policy_word_head(w, n), 0xE7037ED1A0B428DBull);
 }
 
 /* Low 32 bits pick the slot (multiply-shift, so the table need not be a
@@ -137,6 +143,18 @@ static inline size_t policy_slot_of(uint64_t h, size_t n_slots)
 	return (size_t)(((uint64_t)(uint32_t)h * n_slots) >> 32);
 }
 
+/* Lower-cases the ASCII letters of eight octets at once. */
+static inline uint64_t policy_lower_word(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t low7 = w & ~high;
+	/* high bit of each byte: >= 'A' xor > 'Z', and the byte is ASCII */
+	uint64_t ge_a = low7 + ones * (0x80 - 'A');
+	uint64_t gt_z = low7 + ones * (0x7F - 'Z');
+	uint64_t upper = (ge_a ^ gt_z) & ~w & high;
+	return w | upper >> 2;
+}
+
 /*
  * Lower-cases ASCII letters of n octets in place, eight at a time. Length
  * octets are at most 63, below 'A', so a whole wire name can go through it.
@@ -144,17 +162,10 @@ static inline size_t policy_slot_of(uint64_t h, size_t n_slots)
  */
 static inline void policy_lower(uint8_t *buf, size_t n)
 {
-	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-
 	for (size_t i = 0; i < n; i += 8) {
-		uint64_t w, low7;
+		uint64_t w;
 		memcpy(&w, buf + i, 8);
-		low7 = w & ~high;
-		/* high bit of each byte: >= 'A' xor > 'Z', and the byte is ASCII */
-		uint64_t ge_a = low7 + ones * (0x80 - 'A');
-		uint64_t gt_z = low7 + ones * (0x7F - 'Z');
-		uint64_t upper = (ge_a ^ gt_z) & ~w & high;
-		w |= upper >> 2;
+		w = policy_lower_word(w);
 		memcpy(buf + i, &w, 8);
 	}
 }
@@ -239,6 +250,12 @@ static inline policy_state policy_state_at(const policy_rule *r, int64_t t)
 	if (t >= r->effective)
 		return r->action == CFG_ACT_AUDIT ? POLICY_STATE_AUDIT : POLICY_STATE_BLOCK;
 	return r->before == CFG_BEFORE_AUDIT ? POLICY_STATE_AUDIT : POLICY_STATE_INACTIVE;
+}
+
+/* The depths bit of a name of n labels (n >= 1). */
+static inline uint64_t policy_depth_bit(int n)
+{
+	return UINT64_C(1) << (n < 64 ? n - 1 : 63);
 }
 
 static inline policy_entry_rec policy_rec_entry(const policy *p, uint32_t rec_off, size_t name_len)
