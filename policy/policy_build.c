@@ -162,7 +162,7 @@ static void policy_add_entry(policy_builder *b, const uint8_t *name, uint32_t ve
 			     uint32_t index, uint32_t line, uint32_t col)
 {
 	policy *p = b->p;
-	uint8_t buf[POLICY_NAME_BUF] = {0};
+	uint8_t buf[POLICY_NAME_BUF] = {0}; /* zeroes past the name, for the hash */
 	uint8_t off[POLICY_MAX_LABELS];
 	size_t len;
 	int n = policy_labels(name, off, &len);
@@ -179,8 +179,8 @@ static void policy_add_entry(policy_builder *b, const uint8_t *name, uint32_t ve
 		h = policy_hash_label(h, buf + off[i]);
 	if (n == 0)
 		p->has_root = true;
-	else
-		p->depths |= policy_depth_bit(n);
+	else /* a name of 64 labels or more: every depth is probed */
+		p->depths |= n < 64 ? UINT64_C(1) << (n - 1) : ~UINT64_C(0);
 	if (n > p->max_depth)
 		p->max_depth = n;
 	p->n_entries++;

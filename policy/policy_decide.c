@@ -122,18 +122,22 @@ static bool policy_apply(policy_walk *w, const uint8_t *name, policy_entry_rec e
 	return false;
 }
 
-/* Applies every entry of the record at rec; true when one blocks. */
+/* Applies every entry of the record at rec; true when one blocks. One call
+ * site for policy_apply, so the compiler inlines it into the walk. */
 static bool policy_apply_rec(policy_walk *w, uint32_t rec, size_t len, bool full)
 {
 	const policy *p = w->p;
 	const uint8_t *name = p->recs + rec;
 	policy_entry_rec e = policy_rec_entry(p, rec, len);
+	const policy_entry_rec *run = &e;
+	uint32_t n = 1;
 
-	if (policy_ref_kind(e.ref) != POLICY_REF_MULTI)
-		return policy_apply(w, name, e, full);
-	/* a shared name: the run is already in allow, host, domain order */
-	const policy_entry_rec *run = p->multi + (e.ref & POLICY_REF_INDEX);
-	for (uint32_t i = 0; i < e.line; i++)
+	if (policy_ref_kind(e.ref) == POLICY_REF_MULTI) {
+		/* a shared name: the run is already in allow, host, domain order */
+		run = p->multi + (e.ref & POLICY_REF_INDEX);
+		n = e.line;
+	}
+	for (uint32_t i = 0; i < n; i++)
 		if (policy_apply(w, name, run[i], full))
 			return true;
 	return false;
@@ -153,10 +157,23 @@ static void policy_fill(const policy *p, const policy_seen *s, policy_match *out
 		out->rule = &p->rules[s->e.ref & POLICY_REF_INDEX];
 }
 
+/* Sixteen octets at a time where the compiler has vectors (SSE2 on every
+ * x86-64), a word at a time elsewhere: the same result either way. */
+typedef uint8_t policy_v16 __attribute__((vector_size(16)));
+
+static inline void policy_lower16(uint8_t *dst, const uint8_t *src)
+{
+	policy_v16 v;
+	memcpy(&v, src, 16);
+	/* unsigned lanes: 'A' <= v <= 'Z' is one subtraction and compare */
+	v |= (policy_v16)((policy_v16)(v - 'A') < 26) & 0x20;
+	memcpy(dst, &v, 16);
+}
+
 /*
  * Copies a name of len octets (1 to DNAME_MAX) lower-cased, then zeroes the
  * 8 octets after it, which the hash and the comparison read and mask off.
- * Whole words, the last one overlapping (lowering twice changes nothing),
+ * Whole blocks, the last one overlapping (lowering twice changes nothing),
  * never past the source's end: the qname sits in a packet buffer whose size
  * is unknown here.
  */
@@ -165,22 +182,24 @@ static inline void policy_copy_lower(uint8_t *buf, const uint8_t *src, size_t le
 	static const uint8_t zero[8];
 	uint64_t w;
 
-	if (len < 8) {
+	if (len >= 16) {
+		for (size_t i = 0; i + 16 <= len; i += 16)
+			policy_lower16(buf + i, src + i);
+		policy_lower16(buf + len - 16, src + len - 16);
+	} else if (len >= 8) {
+		memcpy(&w, src, 8);
+		w = policy_lower_word(w);
+		memcpy(buf, &w, 8);
+		memcpy(&w, src + len - 8, 8);
+		w = policy_lower_word(w);
+		memcpy(buf + len - 8, &w, 8);
+	} else {
 		memcpy(buf, zero, 8);
 		for (size_t i = 0; i < len; i++)
 			buf[i] = src[i];
 		memcpy(&w, buf, 8);
 		w = policy_lower_word(w);
 		memcpy(buf, &w, 8);
-	} else {
-		for (size_t i = 0; i + 8 <= len; i += 8) {
-			memcpy(&w, src + i, 8);
-			w = policy_lower_word(w);
-			memcpy(buf + i, &w, 8);
-		}
-		memcpy(&w, src + len - 8, 8);
-		w = policy_lower_word(w);
-		memcpy(buf + len - 8, &w, 8);
 	}
 	memcpy(buf + len, zero, 8);
 }
@@ -189,10 +208,11 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 		   const cfg_ip *client, int64_t now, policy_match *out)
 {
 	/* aligned and padded: the hash and the comparison read whole words */
-	_Alignas(8) uint8_t buf[POLICY_NAME_BUF];
+	_Alignas(16) uint8_t buf[POLICY_NAME_BUF];
 	uint8_t off[POLICY_MAX_LABELS + 1];
-	uint64_t h[POLICY_MAX_LABELS];
-	uint8_t probe[POLICY_MAX_LABELS];
+	/* the suffixes to probe, from the root down: hash, first octet */
+	uint64_t probe_h[POLICY_MAX_LABELS + 1];
+	uint8_t probe_at[POLICY_MAX_LABELS + 1];
 	size_t len;
 	policy_walk w;
 
@@ -205,23 +225,29 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	int n = policy_labels(qname, off, &len);
 	if (n < 0)
 		return; /* not a name any entry can match */
-	off[n] = (uint8_t)(len - 1); /* the root label */
 
-	/* Labels left of the deepest entry's are in no suffix that can match:
-	 * only the rest is copied (buf holds the name from off[first] on) and
-	 * hashed. The hash chain runs from the root; a suffix whose label count
-	 * no entry has is not probed, so its slot is not even fetched. */
+	/* The hash chain runs from the root, label by label. Labels left of
+	 * the deepest entry's depth are in no suffix that can match: they are
+	 * not hashed. A suffix whose label count no entry has is not probed,
+	 * so its slot is not even fetched. Depths past 63 only get here when
+	 * an entry has 64 labels or more, and then every bit of depths is set. */
+	policy_copy_lower(buf, qname, len);
+	const uint64_t *slots = p->slots;
+	const size_t n_slots = p->n_slots;
+	const uint64_t depths = p->depths;
 	int first = n > p->max_depth ? n - p->max_depth : 0;
-	size_t base = off[first];
-	policy_copy_lower(buf, qname + base, len - base);
 	uint64_t hash = POLICY_HASH_ROOT;
 	int n_probe = 0;
-	for (int i = n - 1; i >= first; i--) {
-		hash = policy_hash_label(hash, buf + (off[i] - base));
-		if (p->depths & policy_depth_bit(n - i)) {
-			__builtin_prefetch(p->slots + policy_slot_of(hash, p->n_slots));
-			h[n_probe] = hash;
-			probe[n_probe++] = (uint8_t)i;
+	if (p->has_root) {
+		probe_h[0] = hash;
+		probe_at[n_probe++] = (uint8_t)(len - 1);
+	}
+	for (int i = n - 1, d = 0; i >= first; i--, d++) {
+		hash = policy_hash_label(hash, buf + off[i]);
+		if (depths >> (d & 63) & 1) {
+			__builtin_prefetch(slots + policy_slot_of(hash, n_slots));
+			probe_h[n_probe] = hash;
+			probe_at[n_probe++] = off[i];
 		}
 	}
 
@@ -230,32 +256,34 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	w.any_stopped = false;
 	w.exempt_first = false;
 	w.block.name = w.audit.name = w.exempt.name = w.allow.name = NULL;
-	bool blocked = false;
-	/* probe[] runs from the root down: the most specific suffix is last */
-	for (int k = n_probe - 1; k >= 0 && !blocked; k--) {
-		int i = probe[k];
-		size_t slen = len - off[i];
-		uint32_t rec = policy_find(p, h[k], buf + (off[i] - base), slen);
-		if (rec)
-			blocked = policy_apply_rec(&w, rec, slen, i == 0);
-	}
-	if (!blocked && p->has_root) {
-		uint32_t rec = policy_find(p, POLICY_HASH_ROOT, buf + (len - 1 - base), 1);
-		if (rec)
-			policy_apply_rec(&w, rec, 1, n == 0);
+	/* the most specific suffix first; host entries apply to the whole
+	 * name only, the suffix at offset 0 (the root's is at 0 when the
+	 * qname is the root) */
+	while (n_probe-- > 0) {
+		size_t at = probe_at[n_probe], slen = len - at;
+		uint32_t rec = policy_find(p, probe_h[n_probe], buf + at, slen);
+		if (rec && policy_apply_rec(&w, rec, slen, at == 0))
+			break;
 	}
 
+	const policy_seen *seen = NULL;
+	policy_verdict verdict = POLICY_PASS;
 	if (w.block.name) {
-		policy_fill(p, &w.block, out);
-		out->verdict = POLICY_BLOCK;
-		out->answer = policy_answer_for(out->rule->action, qtype);
+		seen = &w.block;
+		verdict = POLICY_BLOCK;
 	} else if (w.audit.name && !(w.exempt.name && w.exempt_first)) {
-		policy_fill(p, &w.audit, out);
-		out->verdict = POLICY_AUDIT;
+		seen = &w.audit;
+		verdict = POLICY_AUDIT;
 	} else if (w.exempt.name) {
-		policy_fill(p, &w.exempt, out);
-		out->verdict = POLICY_EXEMPT;
+		seen = &w.exempt;
+		verdict = POLICY_EXEMPT;
 	} else if (w.allow.name) {
-		policy_fill(p, &w.allow, out);
+		seen = &w.allow; /* a pass that names its allow entry */
 	}
+	if (!seen)
+		return;
+	policy_fill(p, seen, out);
+	out->verdict = verdict;
+	if (verdict == POLICY_BLOCK)
+		out->answer = policy_answer_of(out->rule->action, qtype);
 }

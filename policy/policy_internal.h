@@ -82,7 +82,7 @@ struct policy {
 	size_t n_multi;
 	size_t n_entries, n_names;
 	bool has_root;               /* an entry is the root: probe it too */
-	uint64_t depths;             /* bit d-1: an entry has d labels (bit 63: 64 or more) */
+	uint64_t depths;             /* bit d-1: an entry has d labels; all ones if one has 64 or more */
 	int max_depth;               /* the most labels of any entry */
 
 	int64_t *changes;            /* every effective and until, sorted, unique */
@@ -97,43 +97,40 @@ struct policy {
 	size_t bytes;                /* everything allocated, for policy_memory */
 };
 
+/* The low and high halves of a 64x64 product, folded. The low half is
+ * written as a plain multiply: GCC then keeps the 128-bit product in
+ * registers instead of going through the stack in a large function. */
 static inline uint64_t policy_mum(uint64_t a, uint64_t b)
 {
-	unsigned __int128 r = (unsigned __int128)a * b;
-	return (uint64_t)r ^ (uint64_t)(r >> 64);
+	uint64_t hi = (uint64_t)(((unsigned __int128)a * b) >> 64);
+	return (a * b) ^ hi;
 }
 
 /* Hash of the root, where every name's hash starts. */
 #define POLICY_HASH_ROOT 0x243F6A8885A308D3ull
 
-/* The low n octets (1 to 8) of a word loaded from memory, the rest zero. */
-static inline uint64_t policy_word_head(uint64_t w, size_t n)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return w & (~UINT64_C(0) >> (64 - 8 * n)); /* the first octets are the low ones */
-#else
-	return w & (~UINT64_C(0) << (64 - 8 * n));
-#endif
-}
-
 /*
- * Extends the hash of a suffix by one label: the label's octets, length
- * octet first, eight at a time, one multiply each. Reads whole 8-byte words,
- * so up to 7 octets past the label must be readable: callers hash copies in
- * POLICY_NAME_BUF buffers. The length octet keeps "ab.c" and "a.bc" apart;
- * most labels are shorter than 8 octets, so most cost a single multiply.
+ * Extends the hash of a suffix by one label: one multiply per 8 octets of
+ * the label, length octet first. Reads whole 8-byte words and does not mask
+ * off what follows the label: that is the rest of the suffix, then zeroes,
+ * so the hash is still a function of the suffix alone. Callers hash copies in
+ * POLICY_NAME_BUF buffers zeroed for 8 octets past the name. The length octet
+ * keeps "ab.c" and "a.bc" apart; most labels are shorter than 8 octets, so
+ * most cost a single multiply.
  */
 static inline uint64_t policy_hash_label(uint64_t h, const uint8_t *label)
 {
 	size_t n = (size_t)label[0] + 1;
 	uint64_t w;
 
-	for (; n > 8; n -= 8, label += 8) {
+	for (;;) {
 		memcpy(&w, label, 8);
 		h = policy_mum(h ^ w, 0xA0761D6478BD642Full);
+		if (n <= 8)
+			return h;
+		n -= 8;
+		label += 8;
 	}
-	memcpy(&w, label, 8);
-	return policy_mum(h ^ policy_word_head(w, n), 0xE7037ED1A0B428DBull);
 }
 
 /* Low 32 bits pick the slot (multiply-shift, so the table need not be a
@@ -252,10 +249,22 @@ static inline policy_state policy_state_at(const policy_rule *r, int64_t t)
 	return r->before == CFG_BEFORE_AUDIT ? POLICY_STATE_AUDIT : POLICY_STATE_INACTIVE;
 }
 
-/* The depths bit of a name of n labels (n >= 1). */
-static inline uint64_t policy_depth_bit(int n)
+/* policy_answer_for, inline for the matcher. */
+static inline policy_answer policy_answer_of(cfg_action action, uint16_t qtype)
 {
-	return UINT64_C(1) << (n < 64 ? n - 1 : 63);
+	switch (action) {
+	case CFG_ACT_REFUSE:
+		return POLICY_ANS_REFUSED;
+	case CFG_ACT_NXDOMAIN:
+		return POLICY_ANS_NXDOMAIN;
+	case CFG_ACT_NODATA:
+		return POLICY_ANS_NODATA;
+	case CFG_ACT_SINKHOLE:
+		return qtype == 1 ? POLICY_ANS_SINK_A : qtype == 28 ? POLICY_ANS_SINK_AAAA : POLICY_ANS_NODATA;
+	case CFG_ACT_AUDIT:
+		break;
+	}
+	return POLICY_ANS_NONE;
 }
 
 static inline policy_entry_rec policy_rec_entry(const policy *p, uint32_t rec_off, size_t name_len)
