@@ -178,13 +178,14 @@ static inline int policy_labels(const uint8_t *wire, uint8_t off[POLICY_MAX_LABE
 {
 	size_t pos = 0;
 	int n = 0;
+	unsigned len;
 
-	while (wire[pos] != 0) {
-		unsigned len = wire[pos];
-		if (len > DNAME_LABEL_MAX || pos + len + 2 > DNAME_MAX)
-			return -1;
+	while ((len = wire[pos]) != 0) {
 		off[n++] = (uint8_t)pos;
 		pos += len + 1;
+		/* the next length octet must still be within DNAME_MAX */
+		if (len > DNAME_LABEL_MAX || pos >= DNAME_MAX)
+			return -1;
 	}
 	*wire_len = pos + 1;
 	return n;
