@@ -186,8 +186,9 @@ static void policy_add_entry(policy_builder *b, const uint8_t *name, uint32_t ve
 	p->n_entries++;
 	b->seq++;
 
-	uint32_t rec = policy_find(p, h, buf, len);
-	if (rec) {
+	size_t found = policy_find(p, h, buf, len);
+	if (found != SIZE_MAX) {
+		uint32_t rec = (uint32_t)p->slots[found];
 		if (b->n_dups == b->cap_dups) {
 			size_t cap = b->cap_dups ? b->cap_dups * 2 : 64;
 			policy_dup *d = realloc(b->dups, cap * sizeof *d);
@@ -205,7 +206,7 @@ static void policy_add_entry(policy_builder *b, const uint8_t *name, uint32_t ve
 		policy_bad_name(b, vendor, line, col, "too many names in the policy");
 		return;
 	}
-	rec = (uint32_t)p->recs_len;
+	uint32_t rec = (uint32_t)p->recs_len;
 	memcpy(p->recs + rec, buf, len);
 	memcpy(p->recs + rec + len, &e, sizeof e);
 	p->recs_len += len + sizeof e;
@@ -215,7 +216,7 @@ static void policy_add_entry(policy_builder *b, const uint8_t *name, uint32_t ve
 	while (p->slots[i] != 0)
 		if (++i == p->n_slots)
 			i = 0;
-	p->slots[i] = (h >> 32) << 32 | rec;
+	p->slots[i] = (h >> POLICY_SLOT_TAG_SHIFT) << POLICY_SLOT_TAG_SHIFT | POLICY_SLOT_LEAF | rec;
 }
 
 static void policy_add_list(policy_builder *b, const cfg_names *l, uint32_t vendor, unsigned kind, uint32_t index)
@@ -456,6 +457,38 @@ static bool policy_alloc_table(policy_builder *b)
 	return true;
 }
 
+/*
+ * Clears the leaf flag of every name that has another name below it, so a
+ * walk may stop at a leaf: nothing longer can match. One pass over the
+ * records, probing every proper suffix of each name (the root included).
+ */
+static void policy_mark_leaves(policy *p)
+{
+	size_t pos = 1;
+
+	while (pos < p->recs_len) {
+		uint8_t buf[POLICY_NAME_BUF] = {0}; /* zeroes past the name, for the hash */
+		uint8_t off[POLICY_MAX_LABELS];
+		size_t len;
+		int n = policy_labels(p->recs + pos, off, &len);
+		if (n < 0)
+			return; /* never: every record was checked on the way in */
+		memcpy(buf, p->recs + pos, len);
+		uint64_t h = POLICY_HASH_ROOT;
+		for (int i = n; i >= 1; i--) {
+			size_t at = i < n ? off[i] : len - 1;
+			if (i < n)
+				h = policy_hash_label(h, buf + at);
+			else if (!p->has_root)
+				continue;
+			size_t s = policy_find(p, h, buf + at, len - at);
+			if (s != SIZE_MAX)
+				p->slots[s] &= ~POLICY_SLOT_LEAF;
+		}
+		pos += len + sizeof(policy_entry_rec);
+	}
+}
+
 static bool policy_build_names(policy_builder *b)
 {
 	policy *p = b->p;
@@ -483,6 +516,7 @@ static bool policy_build_names(policy_builder *b)
 		p->recs = shrunk;
 	memset(p->recs + p->recs_len, 0, DNAME_MAX);
 	p->bytes += p->recs_len + DNAME_MAX;
+	policy_mark_leaves(p);
 	return true;
 }
 

@@ -210,9 +210,6 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	/* aligned and padded: the hash and the comparison read whole words */
 	_Alignas(16) uint8_t buf[POLICY_NAME_BUF];
 	uint8_t off[POLICY_MAX_LABELS + 1];
-	/* the suffixes to probe, from the root down: hash, first octet */
-	uint64_t probe_h[POLICY_MAX_LABELS + 1];
-	uint8_t probe_at[POLICY_MAX_LABELS + 1];
 	size_t len;
 	policy_walk w;
 
@@ -226,28 +223,43 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	if (n < 0)
 		return; /* not a name any entry can match */
 
-	/* The hash chain runs from the root, label by label. Labels left of
-	 * the deepest entry's depth are in no suffix that can match: they are
-	 * not hashed. A suffix whose label count no entry has is not probed,
-	 * so its slot is not even fetched. Depths past 63 only get here when
-	 * an entry has 64 labels or more, and then every bit of depths is set. */
+	/*
+	 * The suffixes are hashed and probed from the root down, the hash
+	 * chain extended one label at a time, and the walk stops at a leaf: no
+	 * longer suffix can match, so the labels left of it are not even
+	 * hashed. Labels left of the deepest entry's depth are in no suffix
+	 * that can match either. A suffix whose label count no entry has is
+	 * not probed; depths past 63 only get here when an entry has 64
+	 * labels or more, and then every bit of depths is set. The probes'
+	 * loads do not depend on one another, so the core overlaps their
+	 * misses without asking.
+	 */
 	policy_copy_lower(buf, qname, len);
 	const uint64_t *slots = p->slots;
-	const size_t n_slots = p->n_slots;
 	const uint64_t depths = p->depths;
 	int first = n > p->max_depth ? n - p->max_depth : 0;
 	uint64_t hash = POLICY_HASH_ROOT;
-	int n_probe = 0;
-	if (p->has_root) {
-		probe_h[0] = hash;
-		probe_at[n_probe++] = (uint8_t)(len - 1);
+	uint32_t hit_rec[POLICY_MAX_LABELS + 1];
+	uint8_t hit_at[POLICY_MAX_LABELS + 1];
+	int n_hit = 0;
+	size_t k;
+	if (p->has_root && (k = policy_find(p, hash, buf + len - 1, 1)) != SIZE_MAX) {
+		hit_rec[n_hit] = (uint32_t)slots[k];
+		hit_at[n_hit++] = (uint8_t)(len - 1);
 	}
-	for (int i = n - 1, d = 0; i >= first; i--, d++) {
-		hash = policy_hash_label(hash, buf + off[i]);
-		if (depths >> (d & 63) & 1) {
-			__builtin_prefetch(slots + policy_slot_of(hash, n_slots));
-			probe_h[n_probe] = hash;
-			probe_at[n_probe++] = off[i];
+	if (n_hit == 0 || !(slots[k] & POLICY_SLOT_LEAF)) {
+		for (int i = n - 1, d = 0; i >= first; i--, d++) {
+			hash = policy_hash_label(hash, buf + off[i]);
+			if (!(depths >> (d & 63) & 1))
+				continue;
+			size_t at = off[i];
+			k = policy_find(p, hash, buf + at, len - at);
+			if (k == SIZE_MAX)
+				continue;
+			hit_rec[n_hit] = (uint32_t)slots[k];
+			hit_at[n_hit++] = (uint8_t)at;
+			if (slots[k] & POLICY_SLOT_LEAF)
+				break;
 		}
 	}
 
@@ -256,13 +268,12 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	w.any_stopped = false;
 	w.exempt_first = false;
 	w.block.name = w.audit.name = w.exempt.name = w.allow.name = NULL;
-	/* the most specific suffix first; host entries apply to the whole
-	 * name only, the suffix at offset 0 (the root's is at 0 when the
-	 * qname is the root) */
-	while (n_probe-- > 0) {
-		size_t at = probe_at[n_probe], slen = len - at;
-		uint32_t rec = policy_find(p, probe_h[n_probe], buf + at, slen);
-		if (rec && policy_apply_rec(&w, rec, slen, at == 0))
+	/* the most specific first; host entries apply to the whole name
+	 * only, the suffix at offset 0 (the root's is at 0 when the qname is
+	 * the root) */
+	while (n_hit-- > 0) {
+		size_t at = hit_at[n_hit];
+		if (policy_apply_rec(&w, hit_rec[n_hit], len - at, at == 0))
 			break;
 	}
 

@@ -8,9 +8,11 @@
  * every suffix of the qname in one right-to-left pass and probes each once.
  *
  * Layout, chosen for a million names in little memory and few cache misses:
- *   slots[]  uint64: (32-bit tag << 32) | record offset; 0 is an empty slot
- *            (offset 0 is a dummy byte, never a record). The tag settles most
- *            misses without touching the record.
+ *   slots[]  uint64: (31-bit tag << 33) | leaf flag << 32 | record offset;
+ *            0 is an empty slot (offset 0 is a dummy byte, never a record).
+ *            The tag settles most misses without touching the record. A leaf
+ *            is a name no other entry lies below: a walk that finds one
+ *            need not look at longer suffixes.
  *   recs[]   records back to back: the wire name, then one packed entry
  *            (ref, line, col as three unaligned uint32). A name that several
  *            entries share (other vendors, other kinds) holds a MULTI ref to
@@ -220,21 +222,25 @@ static inline bool policy_name_eq(const uint8_t *a, const uint8_t *b, size_t len
 #endif
 }
 
-/* Finds a record by the hash and lower-cased wire form of its name; returns
- * its offset in recs, or 0. */
-static inline uint32_t policy_find(const policy *p, uint64_t h, const uint8_t *name, size_t len)
+/* A slot: the tag (the hash's top 31 bits), the leaf flag, the record's offset. */
+#define POLICY_SLOT_TAG_SHIFT 33
+#define POLICY_SLOT_LEAF (UINT64_C(1) << 32)
+
+/* Finds the slot of a name by its hash and lower-cased wire form; returns
+ * its index, or SIZE_MAX. */
+static inline size_t policy_find(const policy *p, uint64_t h, const uint8_t *name, size_t len)
 {
 	size_t i = policy_slot_of(h, p->n_slots);
-	uint32_t tag = (uint32_t)(h >> 32);
+	uint64_t tag = h >> POLICY_SLOT_TAG_SHIFT;
 
 	for (;;) {
 		uint64_t s = p->slots[i];
 		if (s == 0)
-			return 0;
+			return SIZE_MAX;
 		/* recs is padded, so comparing len octets never runs off its end;
 		 * wire names delimit themselves, so equal octets mean equal names */
-		if ((uint32_t)(s >> 32) == tag && policy_name_eq(p->recs + (uint32_t)s, name, len))
-			return (uint32_t)s;
+		if (s >> POLICY_SLOT_TAG_SHIFT == tag && policy_name_eq(p->recs + (uint32_t)s, name, len))
+			return i;
 		if (++i == p->n_slots)
 			i = 0;
 	}
