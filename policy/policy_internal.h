@@ -99,13 +99,10 @@ struct policy {
 	size_t bytes;                /* everything allocated, for policy_memory */
 };
 
-/* The low and high halves of a 64x64 product, folded. The low half is
- * written as a plain multiply: GCC then keeps the 128-bit product in
- * registers instead of going through the stack in a large function. */
 static inline uint64_t policy_mum(uint64_t a, uint64_t b)
 {
-	uint64_t hi = (uint64_t)(((unsigned __int128)a * b) >> 64);
-	return (a * b) ^ hi;
+	unsigned __int128 r = (unsigned __int128)a * b;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
 /* Hash of the root, where every name's hash starts. */
