@@ -183,7 +183,8 @@ static inline void policy_copy_lower(uint8_t *buf, const uint8_t *src, size_t le
 	uint64_t w;
 
 	if (len >= 16) {
-		for (size_t i = 0; i + 16 <= len; i += 16)
+		policy_lower16(buf, src);
+		for (size_t i = 16; i + 16 < len; i += 16)
 			policy_lower16(buf + i, src + i);
 		policy_lower16(buf + len - 16, src + len - 16);
 	} else if (len >= 8) {
