@@ -157,10 +157,6 @@ static void policy_fill(const policy *p, const policy_seen *s, policy_match *out
 		out->rule = &p->rules[s->e.ref & POLICY_REF_INDEX];
 }
 
-/* Sixteen octets at a time where the compiler has vectors (SSE2 on every
- * x86-64), a word at a time elsewhere: the same result either way. */
-typedef uint8_t policy_v16 __attribute__((vector_size(16)));
-
 static inline void policy_lower16(uint8_t *dst, const uint8_t *src)
 {
 	policy_v16 v;

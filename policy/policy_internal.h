@@ -190,28 +190,49 @@ static inline int policy_labels(const uint8_t *wire, uint8_t off[POLICY_MAX_LABE
 	return n;
 }
 
+/* Sixteen octets at a time where the compiler has vectors (SSE2 on every
+ * x86-64), a word at a time elsewhere: the same result either way. */
+typedef uint8_t policy_v16 __attribute__((vector_size(16)));
+typedef uint64_t policy_v2 __attribute__((vector_size(16)));
+
+/* The difference of 16 octets at a and b, folded into one word: 0 if equal. */
+static inline uint64_t policy_diff16(const uint8_t *a, const uint8_t *b)
+{
+	policy_v2 x, y;
+	memcpy(&x, a, 16);
+	memcpy(&y, b, 16);
+	x ^= y;
+	return x[0] | x[1];
+}
+
 /*
- * Whether len octets at a and b are equal, a word at a time. Both sides must
- * be readable up to len rounded up to 8: the lookup buffer and recs are
- * padded for it. Inline because a library memcmp call costs more than the
- * comparison of a 20-octet name.
+ * Whether len octets at a and b are equal: whole blocks, the last one
+ * overlapping the one before, so nothing needs masking but a name shorter
+ * than 8 octets. Both sides must be readable 8 octets past len: the lookup
+ * buffer and recs are padded for it. Inline because a library memcmp call
+ * costs more than the comparison of a 20-octet name.
  */
 static inline bool policy_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
 {
 	uint64_t x, y;
-	size_t i = 0;
 
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&x, a + i, 8);
-		memcpy(&y, b + i, 8);
-		if (x != y)
-			return false;
+	if (len >= 16) {
+		uint64_t diff = policy_diff16(a, b);
+		for (size_t i = 16; i + 16 < len; i += 16)
+			diff |= policy_diff16(a + i, b + i);
+		return (diff | policy_diff16(a + len - 16, b + len - 16)) == 0;
 	}
-	if (i == len)
-		return true;
-	memcpy(&x, a + i, 8);
-	memcpy(&y, b + i, 8);
-	unsigned shift = (unsigned)(8 - (len - i)) * 8;
+	if (len >= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		uint64_t diff = x ^ y;
+		memcpy(&x, a + len - 8, 8);
+		memcpy(&y, b + len - 8, 8);
+		return (diff | (x ^ y)) == 0;
+	}
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	unsigned shift = (unsigned)(8 - len) * 8;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	return ((x ^ y) << shift) == 0; /* the first octets are the low ones */
 #else

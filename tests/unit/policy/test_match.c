@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "policy/policy_internal.h"
+
 #define NOW (TC_T0 + 100)
 
 static policy_match raw(const policy *p, const void *wire)
@@ -377,6 +379,80 @@ static void root_and_others(void **state)
 	tc_free(c);
 }
 
+/* The matcher's word-wise comparison, at every length and every position of
+ * a difference, with padding on both sides as the matcher guarantees. */
+static void name_eq_lengths(void **state)
+{
+	(void)state;
+	uint8_t a[DNAME_MAX + 8], b[DNAME_MAX + 8];
+	for (size_t len = 1; len <= DNAME_MAX; len++) {
+		for (size_t i = 0; i < sizeof a; i++)
+			a[i] = b[i] = (uint8_t)(i * 7 + 1);
+		b[len] ^= 0xFF; /* past the end: must not count */
+		memset(b + len + 1, 0xAA, sizeof b - len - 1);
+		assert_true(policy_name_eq(a, b, len));
+		for (size_t pos = 0; pos < len; pos++) {
+			b[pos] ^= 0x20;
+			assert_false(policy_name_eq(a, b, len));
+			b[pos] ^= 0x20;
+		}
+	}
+}
+
+/* Lower-casing in one copy: every octet value, at every length. */
+static void lower_all_octets(void **state)
+{
+	(void)state;
+	cfg *c = tc_new();
+	cfg_rule *r = tc_rule(tc_vendor(c, "v", NULL), "r", CFG_ACT_REFUSE, TC_T0, CFG_TIME_NEVER,
+			      CFG_BEFORE_AUDIT);
+	uint8_t wire[DNAME_MAX], upper[DNAME_MAX];
+	/* one label of every octet but the ones that would be invalid names: 63 at a time */
+	for (unsigned start = 0; start < 256; start += 63) {
+		size_t pos = 0;
+		for (unsigned n = 0; n < 63 && start + n < 256; n++)
+			wire[1 + pos++] = (uint8_t)(start + n);
+		wire[0] = (uint8_t)pos;
+		memcpy(wire + 1 + pos, "\001z", 3);
+		for (size_t i = 1; i <= pos; i++)
+			wire[i] = (uint8_t)(wire[i] >= 'A' && wire[i] <= 'Z' ? wire[i] | 0x20 : wire[i]);
+		tc_domain_wire(r, wire, pos + 4);
+	}
+	tc_domain_wire(r, (const uint8_t *)"\021\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\001y", 21);
+	policy *p = tc_build(c);
+	/* 0xC1 is not 'A' with the high bit: it folds to nothing, in a long label too */
+	assert_int_equal(raw(p, "\021\301\301\301\301\301\301\301\301\301\301\301\301\301\301\301\301\301\001y").verdict,
+			 POLICY_PASS);
+	assert_int_equal(raw(p, "\021\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\001Y").verdict,
+			 POLICY_BLOCK);
+	for (unsigned start = 0; start < 256; start += 63) {
+		size_t pos = 0;
+		for (unsigned n = 0; n < 63 && start + n < 256; n++)
+			upper[1 + pos++] = (uint8_t)(start + n);
+		upper[0] = (uint8_t)pos;
+		memcpy(upper + 1 + pos, "\001Z", 3);
+		for (size_t i = 1; i <= pos; i++)
+			upper[i] = (uint8_t)(upper[i] >= 'a' && upper[i] <= 'z' ? upper[i] & ~0x20 : upper[i]);
+		/* and below it, so the name lands at every offset of the copy */
+		for (size_t lead = 0; lead < 40; lead++) {
+			uint8_t q[DNAME_MAX + 1];
+			size_t at = 0;
+			for (size_t l = 0; l < lead; l++) {
+				q[at++] = 1;
+				q[at++] = (uint8_t)('A' + l % 26);
+			}
+			if (at + pos + 4 > DNAME_MAX)
+				break;
+			memcpy(q + at, upper, pos + 4);
+			policy_match m;
+			policy_decide(p, q, 1, NULL, NOW, &m);
+			assert_int_equal(m.verdict, POLICY_BLOCK);
+		}
+	}
+	policy_free(p);
+	tc_free(c);
+}
+
 static void empty_policy(void **state)
 {
 	(void)state;
@@ -405,6 +481,8 @@ int main(void)
 		cmocka_unit_test(leaves_and_depths),
 		cmocka_unit_test(very_deep_entry),
 		cmocka_unit_test(root_and_others),
+		cmocka_unit_test(name_eq_lengths),
+		cmocka_unit_test(lower_all_octets),
 		cmocka_unit_test(empty_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
