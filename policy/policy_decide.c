@@ -232,7 +232,7 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	 * misses without asking.
 	 */
 	policy_copy_lower(buf, qname, len);
-	const uint64_t *slots = p->slots;
+	const uint32_t *offs = p->offs;
 	const uint64_t depths = p->depths;
 	int first = n > p->max_depth ? n - p->max_depth : 0;
 	uint64_t hash = POLICY_HASH_ROOT;
@@ -241,10 +241,10 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	int n_hit = 0;
 	size_t k;
 	if (p->has_root && (k = policy_find(p, hash, buf + len - 1, 1)) != SIZE_MAX) {
-		hit_rec[n_hit] = (uint32_t)slots[k];
+		hit_rec[n_hit] = offs[k] & POLICY_OFF_MASK;
 		hit_at[n_hit++] = (uint8_t)(len - 1);
 	}
-	if (n_hit == 0 || !(slots[k] & POLICY_SLOT_LEAF)) {
+	if (n_hit == 0 || !(offs[k] & POLICY_OFF_LEAF)) {
 		for (int i = n - 1, d = 0; i >= first; i--, d++) {
 			hash = policy_hash_label(hash, buf + off[i]);
 			if (!(depths >> (d & 63) & 1))
@@ -253,9 +253,9 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 			k = policy_find(p, hash, buf + at, len - at);
 			if (k == SIZE_MAX)
 				continue;
-			hit_rec[n_hit] = (uint32_t)slots[k];
+			hit_rec[n_hit] = offs[k] & POLICY_OFF_MASK;
 			hit_at[n_hit++] = (uint8_t)at;
-			if (slots[k] & POLICY_SLOT_LEAF)
+			if (offs[k] & POLICY_OFF_LEAF)
 				break;
 		}
 	}

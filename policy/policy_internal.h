@@ -5,20 +5,24 @@
  * The matcher is one open-addressing hash table keyed by the lower-cased wire
  * name of every entry. A name's hash is built label by label from the root,
  * h(label.suffix) = policy_hash_label(h(suffix), label), so a lookup hashes
- * every suffix of the qname in one right-to-left pass and probes each once.
+ * the suffixes of the qname in one right-to-left pass and probes each once,
+ * shortest first, until a leaf.
  *
  * Layout, chosen for a million names in little memory and few cache misses:
- *   slots[]  uint64: (31-bit tag << 33) | leaf flag << 32 | record offset;
- *            0 is an empty slot (offset 0 is a dummy byte, never a record).
- *            The tag settles most misses without touching the record. A leaf
- *            is a name no other entry lies below: a walk that finds one
- *            need not look at longer suffixes.
+ *   tags[]   uint16 per slot: 0 for an empty slot, else 16 bits of the
+ *            name's hash. Linear probing reads only these until a tag
+ *            matches, so a miss touches 2 octets a slot and no record.
+ *   offs[]   uint32 per slot: the record's offset in recs (offset 0 is a
+ *            dummy byte, never a record) | POLICY_OFF_LEAF when no other
+ *            entry lies below the name: a walk that finds a leaf need not
+ *            look at longer suffixes.
  *   recs[]   records back to back: the wire name, then one packed entry
  *            (ref, line, col as three unaligned uint32). A name that several
  *            entries share (other vendors, other kinds) holds a MULTI ref to
  *            a run of entries in multi[], sorted allow, host, domain.
- * The 12-byte entry sits right after the name, so a hit costs the slot line
- * and the record line, nothing else.
+ * The 12-byte entry sits right after the name, so a hit costs the tag, the
+ * offset and the record line, nothing else; the offset's load does not
+ * depend on the tag's, so the core issues both at once.
  */
 #ifndef EMBARGO_POLICY_INTERNAL_H
 #define EMBARGO_POLICY_INTERNAL_H
@@ -76,7 +80,8 @@ struct policy {
 	uint32_t *rule_vendor;       /* vendor index of each rule */
 	size_t n_rules;
 
-	uint64_t *slots;
+	uint16_t *tags;              /* per slot: 0 empty, else policy_tag_of(hash) */
+	uint32_t *offs;              /* per slot: record offset | POLICY_OFF_LEAF */
 	size_t n_slots;
 	uint8_t *recs;               /* padded with DNAME_MAX zero bytes at the end */
 	size_t recs_len;             /* used bytes, padding excluded */
@@ -240,24 +245,34 @@ static inline bool policy_name_eq(const uint8_t *a, const uint8_t *b, size_t len
 #endif
 }
 
-/* A slot: the tag (the hash's top 31 bits), the leaf flag, the record's offset. */
-#define POLICY_SLOT_TAG_SHIFT 33
-#define POLICY_SLOT_LEAF (UINT64_C(1) << 32)
+/* A slot's offset: the record's offset in recs, and the leaf flag. */
+#define POLICY_OFF_LEAF 0x80000000u
+#define POLICY_OFF_MASK 0x7FFFFFFFu
+
+/* A slot's tag: the hash's top 16 bits, never 0 (an empty slot). */
+static inline uint16_t policy_tag_of(uint64_t h)
+{
+	uint16_t t = (uint16_t)(h >> 48);
+	return (uint16_t)(t | (t == 0));
+}
 
 /* Finds the slot of a name by its hash and lower-cased wire form; returns
  * its index, or SIZE_MAX. */
 static inline size_t policy_find(const policy *p, uint64_t h, const uint8_t *name, size_t len)
 {
 	size_t i = policy_slot_of(h, p->n_slots);
-	uint64_t tag = h >> POLICY_SLOT_TAG_SHIFT;
+	uint16_t tag = policy_tag_of(h);
 
+	/* ask for the offset's line with the tag's: on a hit it is needed at
+	 * once, and waiting for the tag first would chain the two misses */
+	__builtin_prefetch(p->offs + i);
 	for (;;) {
-		uint64_t s = p->slots[i];
-		if (s == 0)
+		uint16_t t = p->tags[i];
+		if (t == 0)
 			return SIZE_MAX;
 		/* recs is padded, so comparing len octets never runs off its end;
 		 * wire names delimit themselves, so equal octets mean equal names */
-		if (s >> POLICY_SLOT_TAG_SHIFT == tag && policy_name_eq(p->recs + (uint32_t)s, name, len))
+		if (t == tag && policy_name_eq(p->recs + (p->offs[i] & POLICY_OFF_MASK), name, len))
 			return i;
 		if (++i == p->n_slots)
 			i = 0;
