@@ -2,11 +2,12 @@
  * policy_decide.c: one lookup, (qname, qtype, client, time) -> verdict.
  *
  * The hot path of the daemon: no allocation, no locks, no clock. The qname's
- * labels are found, the part that can match is copied into a stack buffer
- * lower-cased, the hash of every suffix is computed in one right-to-left
- * pass, the slot of every suffix whose depth some entry has is prefetched,
- * and then those suffixes are probed from the full name up, applying the
- * rules of the walk described at the top of policy.h.
+ * labels are found and it is copied into a stack buffer lower-cased; then
+ * its suffixes are hashed and probed from the shortest up, extending the
+ * hash one label at a time, until a name with no entry below it (a leaf).
+ * What was found is then applied from the most specific down, following the
+ * rules of the walk described at the top of policy.h; a lone blocking entry,
+ * the common case, skips the walk's bookkeeping.
  */
 #include <string.h>
 
@@ -157,6 +158,7 @@ static void policy_fill(const policy *p, const policy_seen *s, policy_match *out
 		out->rule = &p->rules[s->e.ref & POLICY_REF_INDEX];
 }
 
+/* policy_lower_word on 16 octets at once, from src to dst. */
 static inline void policy_lower16(uint8_t *dst, const uint8_t *src)
 {
 	policy_v16 v;
@@ -168,7 +170,7 @@ static inline void policy_lower16(uint8_t *dst, const uint8_t *src)
 
 /*
  * Copies a name of len octets (1 to DNAME_MAX) lower-cased, then zeroes the
- * 8 octets after it, which the hash and the comparison read and mask off.
+ * 8 octets after it, which the hash and the comparison may read.
  * Whole blocks, the last one overlapping (lowering twice changes nothing),
  * never past the source's end: the qname sits in a packet buffer whose size
  * is unknown here.

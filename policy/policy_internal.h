@@ -138,7 +138,7 @@ static inline uint64_t policy_hash_label(uint64_t h, const uint8_t *label)
 }
 
 /* Low 32 bits pick the slot (multiply-shift, so the table need not be a
- * power of two), high 32 bits are the tag. */
+ * power of two), the top 16 bits are the tag (policy_tag_of). */
 static inline size_t policy_slot_of(uint64_t h, size_t n_slots)
 {
 	return (size_t)(((uint64_t)(uint32_t)h * n_slots) >> 32);
@@ -196,7 +196,7 @@ static inline int policy_labels(const uint8_t *wire, uint8_t off[POLICY_MAX_LABE
 }
 
 /* Sixteen octets at a time where the compiler has vectors (SSE2 on every
- * x86-64), a word at a time elsewhere: the same result either way. */
+ * x86-64), in words elsewhere: the same result either way. */
 typedef uint8_t policy_v16 __attribute__((vector_size(16)));
 typedef uint64_t policy_v2 __attribute__((vector_size(16)));
 
