@@ -216,8 +216,7 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	w.group = policy_group_of(p, client);
 	if (w.group)
 		out->group = w.group->name;
-	if (p->n_names == 0)
-		return;
+	/* an empty policy needs no test of its own: no depth has an entry */
 	int n = policy_labels(qname, off, &len);
 	if (n < 0)
 		return; /* not a name any entry can match */
