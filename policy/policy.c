@@ -17,19 +17,7 @@ bool policy_rule_in_force(const policy_rule *r, int64_t t)
 
 policy_answer policy_answer_for(cfg_action action, uint16_t qtype)
 {
-	switch (action) {
-	case CFG_ACT_REFUSE:
-		return POLICY_ANS_REFUSED;
-	case CFG_ACT_NXDOMAIN:
-		return POLICY_ANS_NXDOMAIN;
-	case CFG_ACT_NODATA:
-		return POLICY_ANS_NODATA;
-	case CFG_ACT_SINKHOLE:
-		return qtype == 1 ? POLICY_ANS_SINK_A : qtype == 28 ? POLICY_ANS_SINK_AAAA : POLICY_ANS_NODATA;
-	case CFG_ACT_AUDIT:
-		break;
-	}
-	return POLICY_ANS_NONE;
+	return policy_answer_of(action, qtype);
 }
 
 int64_t policy_next_change(const policy *p, int64_t now)

@@ -1,11 +1,13 @@
 /*
  * policy_decide.c: one lookup, (qname, qtype, client, time) -> verdict.
  *
- * The hot path of the daemon: no allocation, no locks, no clock. The qname is
- * copied into a stack buffer and lower-cased, the hash of every suffix is
- * computed in one right-to-left pass, every slot is prefetched, and then the
- * suffixes are probed from the full name up, applying the rules of the walk
- * described at the top of policy.h.
+ * The hot path of the daemon: no allocation, no locks, no clock. The qname's
+ * labels are found and it is copied into a stack buffer lower-cased; then
+ * its suffixes are hashed and probed from the shortest up, extending the
+ * hash one label at a time, until a name with no entry below it (a leaf).
+ * What was found is then applied from the most specific down, following the
+ * rules of the walk described at the top of policy.h; a lone blocking entry,
+ * the common case, skips the walk's bookkeeping.
  */
 #include <string.h>
 
@@ -121,18 +123,22 @@ static bool policy_apply(policy_walk *w, const uint8_t *name, policy_entry_rec e
 	return false;
 }
 
-/* Applies every entry of the record at rec; true when one blocks. */
+/* Applies every entry of the record at rec; true when one blocks. One call
+ * site for policy_apply, so the compiler inlines it into the walk. */
 static bool policy_apply_rec(policy_walk *w, uint32_t rec, size_t len, bool full)
 {
 	const policy *p = w->p;
 	const uint8_t *name = p->recs + rec;
 	policy_entry_rec e = policy_rec_entry(p, rec, len);
+	const policy_entry_rec *run = &e;
+	uint32_t n = 1;
 
-	if (policy_ref_kind(e.ref) != POLICY_REF_MULTI)
-		return policy_apply(w, name, e, full);
-	/* a shared name: the run is already in allow, host, domain order */
-	const policy_entry_rec *run = p->multi + (e.ref & POLICY_REF_INDEX);
-	for (uint32_t i = 0; i < e.line; i++)
+	if (policy_ref_kind(e.ref) == POLICY_REF_MULTI) {
+		/* a shared name: the run is already in allow, host, domain order */
+		run = p->multi + (e.ref & POLICY_REF_INDEX);
+		n = e.line;
+	}
+	for (uint32_t i = 0; i < n; i++)
 		if (policy_apply(w, name, run[i], full))
 			return true;
 	return false;
@@ -152,36 +158,57 @@ static void policy_fill(const policy *p, const policy_seen *s, policy_match *out
 		out->rule = &p->rules[s->e.ref & POLICY_REF_INDEX];
 }
 
-/*
- * Copies a name of len octets (at most DNAME_MAX) and zeroes at least the 8
- * octets after it. Whole words, the last one overlapping, never past the
- * source's end: the qname sits in a packet buffer whose size is unknown here.
- */
-static inline void policy_copy_name(uint8_t *buf, const uint8_t *src, size_t len)
+/* policy_lower_word on 16 octets at once, from src to dst. */
+static inline void policy_lower16(uint8_t *dst, const uint8_t *src)
 {
+	policy_v16 v;
+	memcpy(&v, src, 16);
+	/* unsigned lanes: 'A' <= v <= 'Z' is one subtraction and compare */
+	v |= (policy_v16)((policy_v16)(v - 'A') < 26) & 0x20;
+	memcpy(dst, &v, 16);
+}
+
+/*
+ * Copies a name of len octets (1 to DNAME_MAX) lower-cased, then zeroes the
+ * 8 octets after it, which the hash and the comparison may read.
+ * Whole blocks, the last one overlapping (lowering twice changes nothing),
+ * never past the source's end: the qname sits in a packet buffer whose size
+ * is unknown here.
+ */
+static inline void policy_copy_lower(uint8_t *buf, const uint8_t *src, size_t len)
+{
+	static const uint8_t zero[8];
 	uint64_t w;
 
-	memset(buf + (len & ~(size_t)7), 0, 16);
-	if (len < 8) {
+	if (len >= 16) {
+		policy_lower16(buf, src);
+		for (size_t i = 16; i + 16 < len; i += 16)
+			policy_lower16(buf + i, src + i);
+		policy_lower16(buf + len - 16, src + len - 16);
+	} else if (len >= 8) {
+		memcpy(&w, src, 8);
+		w = policy_lower_word(w);
+		memcpy(buf, &w, 8);
+		memcpy(&w, src + len - 8, 8);
+		w = policy_lower_word(w);
+		memcpy(buf + len - 8, &w, 8);
+	} else {
+		memcpy(buf, zero, 8);
 		for (size_t i = 0; i < len; i++)
 			buf[i] = src[i];
-		return;
+		memcpy(&w, buf, 8);
+		w = policy_lower_word(w);
+		memcpy(buf, &w, 8);
 	}
-	for (size_t i = 0; i + 8 <= len; i += 8) {
-		memcpy(&w, src + i, 8);
-		memcpy(buf + i, &w, 8);
-	}
-	memcpy(&w, src + len - 8, 8);
-	memcpy(buf + len - 8, &w, 8);
+	memcpy(buf + len, zero, 8);
 }
 
 void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 		   const cfg_ip *client, int64_t now, policy_match *out)
 {
-	/* aligned and padded: policy_lower and the hash read whole words */
-	_Alignas(8) uint8_t buf[POLICY_NAME_BUF];
-	uint8_t off[POLICY_MAX_LABELS];
-	uint64_t h[POLICY_MAX_LABELS];
+	/* aligned and padded: the hash and the comparison read whole words */
+	_Alignas(16) uint8_t buf[POLICY_NAME_BUF];
+	uint8_t off[POLICY_MAX_LABELS + 1];
 	size_t len;
 	policy_walk w;
 
@@ -189,53 +216,103 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	w.group = policy_group_of(p, client);
 	if (w.group)
 		out->group = w.group->name;
-	if (p->n_names == 0)
-		return;
+	/* an empty policy needs no test of its own: no depth has an entry */
 	int n = policy_labels(qname, off, &len);
 	if (n < 0)
 		return; /* not a name any entry can match */
 
-	policy_copy_name(buf, qname, len);
-	policy_lower(buf, len);
-	h[n] = POLICY_HASH_ROOT;
-	for (int i = n - 1; i >= 0; i--)
-		h[i] = policy_hash_label(h[i + 1], buf + off[i]);
-	/* the most specific suffix is probed first, so its line is asked for first */
-	for (int i = 0; i < n; i++)
-		__builtin_prefetch(p->slots + policy_slot_of(h[i], p->n_slots));
-	/* a tag that matches at its home slot is very likely a hit: ask for the
-	 * record now, so its miss overlaps the other slots' rather than following */
-	for (int i = 0; i < n; i++) {
-		uint64_t s = p->slots[policy_slot_of(h[i], p->n_slots)];
-		if (s && (uint32_t)(s >> 32) == (uint32_t)(h[i] >> 32))
-			__builtin_prefetch(p->recs + (uint32_t)s);
+	/*
+	 * The suffixes are hashed and probed from the root down, the hash
+	 * chain extended one label at a time, and the walk stops at a leaf: no
+	 * longer suffix can match, so the labels left of it are not even
+	 * hashed. Labels left of the deepest entry's depth are in no suffix
+	 * that can match either. A suffix whose label count no entry has is
+	 * not probed; depths past 63 only get here when an entry has 64
+	 * labels or more, and then every bit of depths is set. The probes'
+	 * loads do not depend on one another, so the core overlaps their
+	 * misses without asking.
+	 */
+	policy_copy_lower(buf, qname, len);
+	const uint32_t *offs = p->offs;
+	const uint64_t depths = p->depths;
+	int first = n > p->max_depth ? n - p->max_depth : 0;
+	uint64_t hash = POLICY_HASH_ROOT;
+	uint32_t hit_rec[POLICY_MAX_LABELS + 1];
+	uint8_t hit_at[POLICY_MAX_LABELS + 1];
+	int n_hit = 0;
+	size_t k;
+	if (p->has_root && (k = policy_find(p, hash, buf + len - 1, 1)) != SIZE_MAX) {
+		hit_rec[n_hit] = offs[k] & POLICY_OFF_MASK;
+		hit_at[n_hit++] = (uint8_t)(len - 1);
 	}
-	off[n] = (uint8_t)(len - 1); /* the root label, probed only if an entry is the root */
+	if (n_hit == 0 || !(offs[k] & POLICY_OFF_LEAF)) {
+		for (int i = n - 1, d = 0; i >= first; i--, d++) {
+			hash = policy_hash_label(hash, buf + off[i]);
+			if (!(depths >> (d & 63) & 1))
+				continue;
+			size_t at = off[i];
+			k = policy_find(p, hash, buf + at, len - at);
+			if (k == SIZE_MAX)
+				continue;
+			hit_rec[n_hit] = offs[k] & POLICY_OFF_MASK;
+			hit_at[n_hit++] = (uint8_t)at;
+			if (offs[k] & POLICY_OFF_LEAF)
+				break;
+		}
+	}
+
+	if (n_hit == 0)
+		return; /* PASS */
+	/* The common case, one name found, its one entry blocking, for a
+	 * client in no group: decided without the walk's bookkeeping, exactly
+	 * as the walk would decide it. */
+	if (n_hit == 1 && !w.group) {
+		size_t at = hit_at[0];
+		policy_seen hit = {p->recs + hit_rec[0], policy_rec_entry(p, hit_rec[0], len - at)};
+		unsigned kind = policy_ref_kind(hit.e.ref);
+		if (kind == POLICY_ENTRY_DOMAIN || (kind == POLICY_ENTRY_HOST && at == 0)) {
+			const policy_rule *r = &p->rules[hit.e.ref & POLICY_REF_INDEX];
+			if (policy_state_at(r, now) == POLICY_STATE_BLOCK) {
+				policy_fill(p, &hit, out);
+				out->verdict = POLICY_BLOCK;
+				out->answer = policy_answer_of(r->action, qtype);
+				return;
+			}
+		}
+	}
 
 	w.p = p;
 	w.now = now;
 	w.any_stopped = false;
 	w.exempt_first = false;
 	w.block.name = w.audit.name = w.exempt.name = w.allow.name = NULL;
-	int last = p->has_root ? n : n - 1;
-	for (int i = 0; i <= last; i++) {
-		size_t slen = len - off[i];
-		uint32_t rec = policy_find(p, h[i], buf + off[i], slen);
-		if (rec && policy_apply_rec(&w, rec, slen, i == 0))
+	/* the most specific first; host entries apply to the whole name
+	 * only, the suffix at offset 0 (the root's is at 0 when the qname is
+	 * the root) */
+	while (n_hit-- > 0) {
+		size_t at = hit_at[n_hit];
+		if (policy_apply_rec(&w, hit_rec[n_hit], len - at, at == 0))
 			break;
 	}
 
+	const policy_seen *seen = NULL;
+	policy_verdict verdict = POLICY_PASS;
 	if (w.block.name) {
-		policy_fill(p, &w.block, out);
-		out->verdict = POLICY_BLOCK;
-		out->answer = policy_answer_for(out->rule->action, qtype);
+		seen = &w.block;
+		verdict = POLICY_BLOCK;
 	} else if (w.audit.name && !(w.exempt.name && w.exempt_first)) {
-		policy_fill(p, &w.audit, out);
-		out->verdict = POLICY_AUDIT;
+		seen = &w.audit;
+		verdict = POLICY_AUDIT;
 	} else if (w.exempt.name) {
-		policy_fill(p, &w.exempt, out);
-		out->verdict = POLICY_EXEMPT;
+		seen = &w.exempt;
+		verdict = POLICY_EXEMPT;
 	} else if (w.allow.name) {
-		policy_fill(p, &w.allow, out);
+		seen = &w.allow; /* a pass that names its allow entry */
 	}
+	if (!seen)
+		return;
+	policy_fill(p, seen, out);
+	out->verdict = verdict;
+	if (verdict == POLICY_BLOCK)
+		out->answer = policy_answer_of(out->rule->action, qtype);
 }

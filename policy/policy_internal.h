@@ -5,18 +5,24 @@
  * The matcher is one open-addressing hash table keyed by the lower-cased wire
  * name of every entry. A name's hash is built label by label from the root,
  * h(label.suffix) = policy_hash_label(h(suffix), label), so a lookup hashes
- * every suffix of the qname in one right-to-left pass and probes each once.
+ * the suffixes of the qname in one right-to-left pass and probes each once,
+ * shortest first, until a leaf.
  *
  * Layout, chosen for a million names in little memory and few cache misses:
- *   slots[]  uint64: (32-bit tag << 32) | record offset; 0 is an empty slot
- *            (offset 0 is a dummy byte, never a record). The tag settles most
- *            misses without touching the record.
+ *   tags[]   uint16 per slot: 0 for an empty slot, else 15 bits of the
+ *            name's hash and a 1. Linear probing reads only these until a tag
+ *            matches, so a miss touches 2 octets a slot and no record.
+ *   offs[]   uint32 per slot: the record's offset in recs (offset 0 is a
+ *            dummy byte, never a record) | POLICY_OFF_LEAF when no other
+ *            entry lies below the name: a walk that finds a leaf need not
+ *            look at longer suffixes.
  *   recs[]   records back to back: the wire name, then one packed entry
  *            (ref, line, col as three unaligned uint32). A name that several
  *            entries share (other vendors, other kinds) holds a MULTI ref to
  *            a run of entries in multi[], sorted allow, host, domain.
- * The 12-byte entry sits right after the name, so a hit costs the slot line
- * and the record line, nothing else.
+ * The 12-byte entry sits right after the name, so a hit costs the tag, the
+ * offset and the record line, nothing else; the offset's load does not
+ * depend on the tag's, so the core issues both at once.
  */
 #ifndef EMBARGO_POLICY_INTERNAL_H
 #define EMBARGO_POLICY_INTERNAL_H
@@ -74,7 +80,8 @@ struct policy {
 	uint32_t *rule_vendor;       /* vendor index of each rule */
 	size_t n_rules;
 
-	uint64_t *slots;
+	uint16_t *tags;              /* per slot: 0 empty, else policy_tag_of(hash) */
+	uint32_t *offs;              /* per slot: record offset | POLICY_OFF_LEAF */
 	size_t n_slots;
 	uint8_t *recs;               /* padded with DNAME_MAX zero bytes at the end */
 	size_t recs_len;             /* used bytes, padding excluded */
@@ -82,6 +89,8 @@ struct policy {
 	size_t n_multi;
 	size_t n_entries, n_names;
 	bool has_root;               /* an entry is the root: probe it too */
+	uint64_t depths;             /* bit d-1: an entry has d labels; all ones if one has 64 or more */
+	int max_depth;               /* the most labels of any entry */
 
 	int64_t *changes;            /* every effective and until, sorted, unique */
 	size_t n_changes;
@@ -105,36 +114,46 @@ static inline uint64_t policy_mum(uint64_t a, uint64_t b)
 #define POLICY_HASH_ROOT 0x243F6A8885A308D3ull
 
 /*
- * Extends the hash of a suffix by one label (length octet first). Reads whole
- * 8-byte words, so up to 7 octets past the label must be readable: callers
- * hash copies in POLICY_NAME_BUF buffers. Mixing the length in keeps "ab.c"
- * and "a.bc" apart. Byte order only changes the values, and build and lookup
- * run on one machine.
+ * Extends the hash of a suffix by one label: one multiply per 8 octets of
+ * the label, length octet first. Reads whole 8-byte words and does not mask
+ * off what follows the label: that is the rest of the suffix, then zeroes,
+ * so the hash is still a function of the suffix alone. Callers hash copies in
+ * POLICY_NAME_BUF buffers zeroed for 8 octets past the name. The length octet
+ * keeps "ab.c" and "a.bc" apart; most labels are shorter than 8 octets, so
+ * most cost a single multiply.
  */
 static inline uint64_t policy_hash_label(uint64_t h, const uint8_t *label)
 {
-	unsigned len = label[0];
-	const uint8_t *s = label + 1;
-	uint64_t acc = h ^ ((uint64_t)(len + 1) * 0x9E3779B97F4A7C15ull);
+	size_t n = (size_t)label[0] + 1;
 	uint64_t w;
 
-	for (; len >= 8; len -= 8, s += 8) {
-		memcpy(&w, s, 8);
-		acc = policy_mum(acc ^ w, 0xA0761D6478BD642Full);
+	for (;;) {
+		memcpy(&w, label, 8);
+		h = policy_mum(h ^ w, 0xA0761D6478BD642Full);
+		if (n <= 8)
+			return h;
+		n -= 8;
+		label += 8;
 	}
-	if (len) {
-		memcpy(&w, s, 8);
-		w &= (UINT64_C(1) << (len * 8)) - 1;
-		acc = policy_mum(acc ^ w, 0xE7037ED1A0B428DBull);
-	}
-	return policy_mum(acc ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull);
 }
 
 /* Low 32 bits pick the slot (multiply-shift, so the table need not be a
- * power of two), high 32 bits are the tag. */
+ * power of two), the top bits are the tag (policy_tag_of). */
 static inline size_t policy_slot_of(uint64_t h, size_t n_slots)
 {
 	return (size_t)(((uint64_t)(uint32_t)h * n_slots) >> 32);
+}
+
+/* Lower-cases the ASCII letters of eight octets at once. */
+static inline uint64_t policy_lower_word(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t low7 = w & ~high;
+	/* high bit of each byte: >= 'A' xor > 'Z', and the byte is ASCII */
+	uint64_t ge_a = low7 + ones * (0x80 - 'A');
+	uint64_t gt_z = low7 + ones * (0x7F - 'Z');
+	uint64_t upper = (ge_a ^ gt_z) & ~w & high;
+	return w | upper >> 2;
 }
 
 /*
@@ -144,17 +163,10 @@ static inline size_t policy_slot_of(uint64_t h, size_t n_slots)
  */
 static inline void policy_lower(uint8_t *buf, size_t n)
 {
-	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-
 	for (size_t i = 0; i < n; i += 8) {
-		uint64_t w, low7;
+		uint64_t w;
 		memcpy(&w, buf + i, 8);
-		low7 = w & ~high;
-		/* high bit of each byte: >= 'A' xor > 'Z', and the byte is ASCII */
-		uint64_t ge_a = low7 + ones * (0x80 - 'A');
-		uint64_t gt_z = low7 + ones * (0x7F - 'Z');
-		uint64_t upper = (ge_a ^ gt_z) & ~w & high;
-		w |= upper >> 2;
+		w = policy_lower_word(w);
 		memcpy(buf + i, &w, 8);
 	}
 }
@@ -170,62 +182,103 @@ static inline int policy_labels(const uint8_t *wire, uint8_t off[POLICY_MAX_LABE
 {
 	size_t pos = 0;
 	int n = 0;
+	unsigned len;
 
-	while (wire[pos] != 0) {
-		unsigned len = wire[pos];
-		if (len > DNAME_LABEL_MAX || pos + len + 2 > DNAME_MAX)
-			return -1;
+	while ((len = wire[pos]) != 0) {
 		off[n++] = (uint8_t)pos;
 		pos += len + 1;
+		/* the next length octet must still be within DNAME_MAX */
+		if (len > DNAME_LABEL_MAX || pos >= DNAME_MAX)
+			return -1;
 	}
 	*wire_len = pos + 1;
 	return n;
 }
 
+/* Sixteen octets at a time where the compiler has vectors (SSE2 on every
+ * x86-64), in words elsewhere: the same result either way. */
+typedef uint8_t policy_v16 __attribute__((vector_size(16)));
+typedef uint64_t policy_v2 __attribute__((vector_size(16)));
+
+/* The difference of 16 octets at a and b, folded into one word: 0 if equal. */
+static inline uint64_t policy_diff16(const uint8_t *a, const uint8_t *b)
+{
+	policy_v2 x, y;
+	memcpy(&x, a, 16);
+	memcpy(&y, b, 16);
+	x ^= y;
+	return x[0] | x[1];
+}
+
 /*
- * Whether len octets at a and b are equal, a word at a time. Both sides must
- * be readable up to len rounded up to 8: the lookup buffer and recs are
- * padded for it. Inline because a library memcmp call costs more than the
- * comparison of a 20-octet name.
+ * Whether len octets at a and b are equal: whole blocks, the last one
+ * overlapping the one before, so nothing needs masking but a name shorter
+ * than 8 octets. Both sides must be readable 8 octets past len: the lookup
+ * buffer and recs are padded for it. Inline because a library memcmp call
+ * costs more than the comparison of a 20-octet name.
  */
 static inline bool policy_name_eq(const uint8_t *a, const uint8_t *b, size_t len)
 {
 	uint64_t x, y;
-	size_t i = 0;
 
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&x, a + i, 8);
-		memcpy(&y, b + i, 8);
-		if (x != y)
-			return false;
+	if (len >= 16) {
+		uint64_t diff = policy_diff16(a, b);
+		for (size_t i = 16; i + 16 < len; i += 16)
+			diff |= policy_diff16(a + i, b + i);
+		return (diff | policy_diff16(a + len - 16, b + len - 16)) == 0;
 	}
-	if (i == len)
-		return true;
-	memcpy(&x, a + i, 8);
-	memcpy(&y, b + i, 8);
-	unsigned shift = (unsigned)(8 - (len - i)) * 8;
+	if (len >= 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		uint64_t diff = x ^ y;
+		memcpy(&x, a + len - 8, 8);
+		memcpy(&y, b + len - 8, 8);
+		return (diff | (x ^ y)) == 0;
+	}
+	/* the first len octets of a word: a load, where a shift by a
+	 * length the compiler computes ahead for every call costs more */
+	static const uint64_t head[8] = {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return ((x ^ y) << shift) == 0; /* the first octets are the low ones */
+		0, 0xFF, 0xFFFF, 0xFFFFFF, 0xFFFFFFFF, 0xFFFFFFFFFF, 0xFFFFFFFFFFFF, 0xFFFFFFFFFFFFFF,
 #else
-	return ((x ^ y) >> shift) == 0;
+		0, 0xFF00000000000000, 0xFFFF000000000000, 0xFFFFFF0000000000, 0xFFFFFFFF00000000,
+		0xFFFFFFFFFF000000, 0xFFFFFFFFFFFF0000, 0xFFFFFFFFFFFFFF00,
 #endif
+	};
+	memcpy(&x, a, 8);
+	memcpy(&y, b, 8);
+	return ((x ^ y) & head[len]) == 0;
 }
 
-/* Finds a record by the hash and lower-cased wire form of its name; returns
- * its offset in recs, or 0. */
-static inline uint32_t policy_find(const policy *p, uint64_t h, const uint8_t *name, size_t len)
+/* A slot's offset: the record's offset in recs, and the leaf flag. */
+#define POLICY_OFF_LEAF 0x80000000u
+#define POLICY_OFF_MASK 0x7FFFFFFFu
+
+/* A slot's tag: the hash's top 15 bits, and a low bit that is never 0 (an
+ * empty slot). A false match costs one name comparison in 32,768. */
+static inline uint16_t policy_tag_of(uint64_t h)
+{
+	return (uint16_t)(h >> 48 | 1);
+}
+
+/* Finds the slot of a name by its hash and lower-cased wire form; returns
+ * its index, or SIZE_MAX. */
+static inline size_t policy_find(const policy *p, uint64_t h, const uint8_t *name, size_t len)
 {
 	size_t i = policy_slot_of(h, p->n_slots);
-	uint32_t tag = (uint32_t)(h >> 32);
+	uint16_t tag = policy_tag_of(h);
 
+	/* ask for the offset's line with the tag's: on a hit it is needed at
+	 * once, and waiting for the tag first would chain the two misses */
+	__builtin_prefetch(p->offs + i);
 	for (;;) {
-		uint64_t s = p->slots[i];
-		if (s == 0)
-			return 0;
+		uint16_t t = p->tags[i];
+		if (t == 0)
+			return SIZE_MAX;
 		/* recs is padded, so comparing len octets never runs off its end;
 		 * wire names delimit themselves, so equal octets mean equal names */
-		if ((uint32_t)(s >> 32) == tag && policy_name_eq(p->recs + (uint32_t)s, name, len))
-			return (uint32_t)s;
+		if (t == tag && policy_name_eq(p->recs + (p->offs[i] & POLICY_OFF_MASK), name, len))
+			return i;
 		if (++i == p->n_slots)
 			i = 0;
 	}
@@ -239,6 +292,24 @@ static inline policy_state policy_state_at(const policy_rule *r, int64_t t)
 	if (t >= r->effective)
 		return r->action == CFG_ACT_AUDIT ? POLICY_STATE_AUDIT : POLICY_STATE_BLOCK;
 	return r->before == CFG_BEFORE_AUDIT ? POLICY_STATE_AUDIT : POLICY_STATE_INACTIVE;
+}
+
+/* policy_answer_for, inline for the matcher. */
+static inline policy_answer policy_answer_of(cfg_action action, uint16_t qtype)
+{
+	switch (action) {
+	case CFG_ACT_REFUSE:
+		return POLICY_ANS_REFUSED;
+	case CFG_ACT_NXDOMAIN:
+		return POLICY_ANS_NXDOMAIN;
+	case CFG_ACT_NODATA:
+		return POLICY_ANS_NODATA;
+	case CFG_ACT_SINKHOLE:
+		return qtype == 1 ? POLICY_ANS_SINK_A : qtype == 28 ? POLICY_ANS_SINK_AAAA : POLICY_ANS_NODATA;
+	case CFG_ACT_AUDIT:
+		break;
+	}
+	return POLICY_ANS_NONE;
 }
 
 static inline policy_entry_rec policy_rec_entry(const policy *p, uint32_t rec_off, size_t name_len)

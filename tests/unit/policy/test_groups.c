@@ -176,6 +176,43 @@ static void unknown_exempt(void **state)
 	tc_free(c);
 }
 
+/*
+ * A client in a group that exempts nothing gets every decision a client in
+ * no group gets, group name aside: the first takes the walk, the second the
+ * matcher's shortcut for a lone blocking entry.
+ */
+static void empty_group_same_as_none(void **state)
+{
+	(void)state;
+	cfg *c = groups_cfg();
+	cfg_group *plain = tc_group(c, "plain");
+	tc_net(plain, "192.0.2.0/24");
+	policy *p = tc_build(c);
+	const char *names[] = {"upd.kaspersky.com", "a.upd.kaspersky.com", "store.kaspersky.com",
+			       "later.kaspersky.com", "x.acme.example", "upd.kaspersky.com.acme.example",
+			       "a.upd.kaspersky.com.acme.example", "kaspersky.com", "other.example", "."};
+	const int64_t times[] = {TC_T0 - 1, NOW, TC_T0 + 1000};
+	const uint16_t types[] = {1, 28, 16};
+
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		for (size_t t = 0; t < 3; t++) {
+			policy_match a = tc_decide(p, names[i], types[t], NULL, times[t]);
+			policy_match b = tc_decide(p, names[i], types[t], "192.0.2.9", times[t]);
+			assert_null(a.group);
+			assert_string_equal(b.group, "plain");
+			assert_int_equal(a.verdict, b.verdict);
+			assert_int_equal(a.answer, b.answer);
+			assert_ptr_equal(a.rule, b.rule);
+			assert_ptr_equal(a.entry, b.entry);
+			assert_int_equal(a.entry_kind, b.entry_kind);
+			assert_int_equal(a.entry_line, b.entry_line);
+			assert_int_equal(a.entry_col, b.entry_col);
+			assert_ptr_equal(a.allowed_by, b.allowed_by);
+		}
+	policy_free(p);
+	tc_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +221,7 @@ int main(void)
 		cmocka_unit_test(exempt_beats_broader_audit),
 		cmocka_unit_test(ipv6_and_null),
 		cmocka_unit_test(unknown_exempt),
+		cmocka_unit_test(empty_group_same_as_none),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

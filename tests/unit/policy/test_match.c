@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "policy/policy_internal.h"
+
 #define NOW (TC_T0 + 100)
 
 static policy_match raw(const policy *p, const void *wire)
@@ -290,6 +292,167 @@ static void many_names(void **state)
 	tc_free(c);
 }
 
+/*
+ * The walk probes from the root down and stops at a leaf (a name with no
+ * entry below it), and skips depths no entry has: a name above another
+ * entry must not hide the longer one, nor must a skipped depth hide anything.
+ */
+static void leaves_and_depths(void **state)
+{
+	(void)state;
+	cfg *c = tc_new();
+	cfg_vendor *v = tc_vendor(c, "v", NULL);
+	cfg_rule *broad = tc_rule(v, "broad", CFG_ACT_REFUSE, TC_T0, CFG_TIME_NEVER, CFG_BEFORE_AUDIT);
+	cfg_rule *deep = tc_rule(v, "deep", CFG_ACT_NXDOMAIN, TC_T0, CFG_TIME_NEVER, CFG_BEFORE_AUDIT);
+	tc_domain(broad, "b.c");           /* depth 2, not a leaf */
+	tc_domain(deep, "x.y.b.c");        /* depth 4, two below it; depth 3 has only a host */
+	tc_host(deep, "q.b.c");
+	tc_allow(v, "ok.x.y.b.c");         /* depth 5, below the deep domain */
+	policy *p = tc_build(c);
+
+	policy_match m = tc_decide(p, "z.y.b.c", 1, NULL, NOW);
+	assert_string_equal(m.rule->id, "broad");
+	m = tc_decide(p, "w.x.y.b.c", 1, NULL, NOW);
+	assert_string_equal(m.rule->id, "deep");
+	assert_string_equal(tc_entry(&m), "x.y.b.c");
+	m = tc_decide(p, "X.Y.B.C", 1, NULL, NOW);
+	assert_string_equal(tc_entry(&m), "x.y.b.c");
+	m = tc_decide(p, "q.b.c", 1, NULL, NOW);
+	assert_int_equal(m.entry_kind, POLICY_ENTRY_HOST);
+	m = tc_decide(p, "r.q.b.c", 1, NULL, NOW);
+	assert_string_equal(tc_entry(&m), "b.c");
+	m = tc_decide(p, "a.ok.x.y.b.c", 1, NULL, NOW);
+	assert_int_equal(m.verdict, POLICY_PASS);
+	assert_string_equal(tc_entry(&m), "ok.x.y.b.c");
+	/* deeper than any entry: the extra labels are never hashed */
+	m = tc_decide(p, "1.2.3.4.5.6.7.8.w.x.y.b.c", 1, NULL, NOW);
+	assert_string_equal(tc_entry(&m), "x.y.b.c");
+	assert_int_equal(tc_decide(p, "c", 1, NULL, NOW).verdict, POLICY_PASS);
+	assert_int_equal(tc_decide(p, "y.b.c.d", 1, NULL, NOW).verdict, POLICY_PASS);
+	policy_free(p);
+	tc_free(c);
+}
+
+/* An entry of 64 labels or more turns the depth filter off. */
+static void very_deep_entry(void **state)
+{
+	(void)state;
+	char name[256] = "";
+	for (int i = 0; i < 70; i++)
+		strcat(name, i ? ".a" : "a");
+	cfg *c = tc_new();
+	cfg_vendor *v = tc_vendor(c, "v", NULL);
+	cfg_rule *r = tc_rule(v, "r", CFG_ACT_REFUSE, TC_T0, CFG_TIME_NEVER, CFG_BEFORE_AUDIT);
+	tc_domain(r, name + 2 * 5);        /* 65 labels */
+	cfg_rule *r2 = tc_rule(v, "r2", CFG_ACT_NODATA, TC_T0, CFG_TIME_NEVER, CFG_BEFORE_AUDIT);
+	tc_domain(r2, "b.a");
+	policy *p = tc_build(c);
+
+	policy_match m = tc_decide(p, name, 1, NULL, NOW);
+	assert_string_equal(m.rule->id, "r");
+	m = tc_decide(p, name + 2 * 5, 1, NULL, NOW);
+	assert_string_equal(m.rule->id, "r");
+	assert_int_equal(tc_decide(p, name + 2 * 6, 1, NULL, NOW).verdict, POLICY_PASS);
+	name[0] = 'b';
+	m = tc_decide(p, name + 2 * 4, 1, NULL, NOW);
+	assert_string_equal(m.rule->id, "r");
+	assert_int_equal(tc_decide(p, "x.b.a", 1, NULL, NOW).verdict, POLICY_BLOCK);
+	policy_free(p);
+	tc_free(c);
+}
+
+/* A root entry is above every other one: never a leaf while others exist. */
+static void root_and_others(void **state)
+{
+	(void)state;
+	cfg *c = tc_new();
+	cfg_vendor *v = tc_vendor(c, "v", NULL);
+	cfg_rule *all = tc_rule(v, "all", CFG_ACT_REFUSE, TC_T0, CFG_TIME_NEVER, CFG_BEFORE_AUDIT);
+	tc_domain_wire(all, (const uint8_t *)"", 1);
+	cfg_rule *r = tc_rule(v, "r", CFG_ACT_NXDOMAIN, TC_T0, CFG_TIME_NEVER, CFG_BEFORE_AUDIT);
+	tc_domain(r, "a.example");
+	policy *p = tc_build(c);
+	assert_string_equal(tc_decide(p, "b.a.example", 1, NULL, NOW).rule->id, "r");
+	assert_string_equal(tc_decide(p, "b.example", 1, NULL, NOW).rule->id, "all");
+	assert_string_equal(tc_decide(p, ".", 1, NULL, NOW).rule->id, "all");
+	policy_free(p);
+	tc_free(c);
+}
+
+/* The matcher's word-wise comparison, at every length and every position of
+ * a difference, with padding on both sides as the matcher guarantees. */
+static void name_eq_lengths(void **state)
+{
+	(void)state;
+	uint8_t a[DNAME_MAX + 8], b[DNAME_MAX + 8];
+	for (size_t len = 1; len <= DNAME_MAX; len++) {
+		for (size_t i = 0; i < sizeof a; i++)
+			a[i] = b[i] = (uint8_t)(i * 7 + 1);
+		b[len] ^= 0xFF; /* past the end: must not count */
+		memset(b + len + 1, 0xAA, sizeof b - len - 1);
+		assert_true(policy_name_eq(a, b, len));
+		for (size_t pos = 0; pos < len; pos++) {
+			b[pos] ^= 0x20;
+			assert_false(policy_name_eq(a, b, len));
+			b[pos] ^= 0x20;
+		}
+	}
+}
+
+/* Lower-casing in one copy: every octet value, at every length. */
+static void lower_all_octets(void **state)
+{
+	(void)state;
+	cfg *c = tc_new();
+	cfg_rule *r = tc_rule(tc_vendor(c, "v", NULL), "r", CFG_ACT_REFUSE, TC_T0, CFG_TIME_NEVER,
+			      CFG_BEFORE_AUDIT);
+	uint8_t wire[DNAME_MAX], upper[DNAME_MAX];
+	/* one label of every octet but the ones that would be invalid names: 63 at a time */
+	for (unsigned start = 0; start < 256; start += 63) {
+		size_t pos = 0;
+		for (unsigned n = 0; n < 63 && start + n < 256; n++)
+			wire[1 + pos++] = (uint8_t)(start + n);
+		wire[0] = (uint8_t)pos;
+		memcpy(wire + 1 + pos, "\001z", 3);
+		for (size_t i = 1; i <= pos; i++)
+			wire[i] = (uint8_t)(wire[i] >= 'A' && wire[i] <= 'Z' ? wire[i] | 0x20 : wire[i]);
+		tc_domain_wire(r, wire, pos + 4);
+	}
+	tc_domain_wire(r, (const uint8_t *)"\021\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\001y", 21);
+	policy *p = tc_build(c);
+	/* 0xC1 is not 'A' with the high bit: it folds to nothing, in a long label too */
+	assert_int_equal(raw(p, "\021\301\301\301\301\301\301\301\301\301\301\301\301\301\301\301\301\301\001y").verdict,
+			 POLICY_PASS);
+	assert_int_equal(raw(p, "\021\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\341\001Y").verdict,
+			 POLICY_BLOCK);
+	for (unsigned start = 0; start < 256; start += 63) {
+		size_t pos = 0;
+		for (unsigned n = 0; n < 63 && start + n < 256; n++)
+			upper[1 + pos++] = (uint8_t)(start + n);
+		upper[0] = (uint8_t)pos;
+		memcpy(upper + 1 + pos, "\001Z", 3);
+		for (size_t i = 1; i <= pos; i++)
+			upper[i] = (uint8_t)(upper[i] >= 'a' && upper[i] <= 'z' ? upper[i] & ~0x20 : upper[i]);
+		/* and below it, so the name lands at every offset of the copy */
+		for (size_t lead = 0; lead < 40; lead++) {
+			uint8_t q[DNAME_MAX + 1];
+			size_t at = 0;
+			for (size_t l = 0; l < lead; l++) {
+				q[at++] = 1;
+				q[at++] = (uint8_t)('A' + l % 26);
+			}
+			if (at + pos + 4 > DNAME_MAX)
+				break;
+			memcpy(q + at, upper, pos + 4);
+			policy_match m;
+			policy_decide(p, q, 1, NULL, NOW, &m);
+			assert_int_equal(m.verdict, POLICY_BLOCK);
+		}
+	}
+	policy_free(p);
+	tc_free(c);
+}
+
 static void empty_policy(void **state)
 {
 	(void)state;
@@ -315,6 +478,11 @@ int main(void)
 		cmocka_unit_test(longest_name),
 		cmocka_unit_test(odd_octets),
 		cmocka_unit_test(many_names),
+		cmocka_unit_test(leaves_and_depths),
+		cmocka_unit_test(very_deep_entry),
+		cmocka_unit_test(root_and_others),
+		cmocka_unit_test(name_eq_lengths),
+		cmocka_unit_test(lower_all_octets),
 		cmocka_unit_test(empty_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
