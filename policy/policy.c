@@ -97,13 +97,14 @@ int policy_entry_walk(const policy *p, policy_entry_fn fn, void *ctx)
 		if (policy_ref_kind(e.ref) != POLICY_REF_MULTI) {
 			rc = policy_visit(p, name, e, fn, ctx);
 		} else {
-			const policy_entry_rec *run = p->multi + (e.ref & POLICY_REF_INDEX);
-			for (uint32_t i = 0; i < e.line && rc == 0; i++)
+			uint32_t n;
+			const policy_entry_rec *run = policy_run(p, e, &n);
+			for (uint32_t i = 0; i < n && rc == 0; i++)
 				rc = policy_visit(p, name, run[i], fn, ctx);
 		}
 		if (rc != 0)
 			return rc;
-		pos += len + sizeof e;
+		pos += len + p->ent_size;
 	}
 	return 0;
 }

@@ -99,6 +99,10 @@ typedef struct policy_match {
  * rules of the same kind). Free with policy_free.
  */
 policy *policy_new(const cfg *c, cfg_diags *diags);
+/* The same without the entries' positions in their files (entry_line and
+ * entry_col, and policy_entry's line and col, read 0): 8 octets a name
+ * less. Decisions are the same. For the daemon, which never shows them. */
+policy *policy_new_lean(const cfg *c, cfg_diags *diags);
 void policy_free(policy *p);
 
 /*

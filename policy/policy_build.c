@@ -283,14 +283,15 @@ static bool policy_resolve_dups(policy_builder *b)
 	for (size_t i = 0; i < b->n_dups; i++)
 		if (i == 0 || b->dups[i].rec != b->dups[i - 1].rec)
 			n_recs++;
-	p->multi = policy_calloc(p, b->n_dups + n_recs, sizeof *p->multi);
+	/* each run: a header holding its length, the first entry, the dups */
+	p->multi = policy_calloc(p, b->n_dups + 2 * n_recs, sizeof *p->multi);
 	if (!p->multi)
 		return false;
 	for (size_t i = 0, j; i < b->n_dups; i = j) {
 		uint32_t rec = b->dups[i].rec;
 		const uint8_t *name = p->recs + rec;
 		size_t len = dname_wire_len(name);
-		policy_entry_rec *run = p->multi + p->n_multi;
+		policy_entry_rec *run = p->multi + p->n_multi + 1;
 		size_t n = 0;
 
 		run[n++] = policy_rec_entry(p, rec, len);
@@ -307,9 +308,10 @@ static bool policy_resolve_dups(policy_builder *b)
 		}
 		if (n > UINT32_MAX || p->n_multi > POLICY_REF_INDEX)
 			return false;
-		policy_entry_rec head = {policy_ref_make(POLICY_REF_MULTI, (uint32_t)p->n_multi), (uint32_t)n, 0};
+		p->multi[p->n_multi] = (policy_entry_rec){(uint32_t)n, 0, 0};
+		policy_entry_rec head = {policy_ref_make(POLICY_REF_MULTI, (uint32_t)p->n_multi), 0, 0};
 		memcpy(p->recs + rec + len, &head, sizeof head);
-		p->n_multi += n;
+		p->n_multi += n + 1;
 	}
 	return true;
 }
@@ -456,6 +458,7 @@ static bool policy_alloc_table(policy_builder *b)
 	/* malloc, not calloc: only the part written below is ever touched */
 	p->recs = malloc(b->recs_cap + DNAME_MAX);
 	p->recs_len = 1; /* offset 0 is a dummy byte, never a record */
+	p->ent_size = sizeof(policy_entry_rec); /* positions until policy_drop_positions */
 	if (!p->tags || !p->offs || !p->recs)
 		return false;
 	policy_want_huge(p->tags, p->n_slots * sizeof *p->tags);
@@ -492,7 +495,7 @@ static void policy_mark_leaves(policy *p)
 			if (s != SIZE_MAX)
 				p->offs[s] &= ~POLICY_OFF_LEAF;
 		}
-		pos += len + sizeof(policy_entry_rec);
+		pos += len + p->ent_size;
 	}
 }
 
@@ -525,6 +528,65 @@ static bool policy_build_names(policy_builder *b)
 	p->bytes += p->recs_len + DNAME_MAX;
 	policy_mark_leaves(p);
 	return true;
+}
+
+static int policy_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * Keeps only the ref after each name: 8 octets a name less (0.8 MB in
+ * 100,000 names), for the daemon, which never shows an entry's position.
+ * The records move down, so every slot's offset is mapped to its record's
+ * new one. Runs of shared names keep their positions (they live in multi).
+ * False when out of memory (the snapshot is then left as it was).
+ */
+static bool policy_drop_positions(policy *p)
+{
+	const size_t cut = sizeof(policy_entry_rec) - sizeof(uint32_t);
+	uint32_t *old = malloc((p->n_names + 1) * sizeof *old);
+	size_t n = 0, rd = 1, wr = 1;
+
+	if (!old)
+		return false;
+	while (rd < p->recs_len) {
+		size_t len = dname_wire_len(p->recs + rd);
+		old[n++] = (uint32_t)rd;
+		memmove(p->recs + wr, p->recs + rd, len + sizeof(uint32_t));
+		rd += len + sizeof(policy_entry_rec);
+		wr += len + sizeof(uint32_t);
+	}
+	/* record k (0-based) moved down by k * cut octets; old[] is ascending */
+	for (size_t i = 0; i < p->n_slots; i++) {
+		if (!p->tags[i])
+			continue;
+		uint32_t o = p->offs[i] & POLICY_OFF_MASK;
+		const uint32_t *at = bsearch(&o, old, n, sizeof *old, policy_u32_cmp);
+		size_t k = at ? (size_t)(at - old) : 0;
+		p->offs[i] = (uint32_t)(o - k * cut) | (p->offs[i] & ~POLICY_OFF_MASK);
+	}
+	free(old);
+	p->bytes -= p->recs_len - wr;
+	p->recs_len = wr;
+	p->ent_size = sizeof(uint32_t);
+	uint8_t *shrunk = realloc(p->recs, p->recs_len + DNAME_MAX);
+	if (shrunk)
+		p->recs = shrunk;
+	memset(p->recs + p->recs_len, 0, DNAME_MAX);
+	return true;
+}
+
+policy *policy_new_lean(const cfg *c, cfg_diags *diags)
+{
+	policy *p = policy_new(c, diags);
+	if (p && !policy_drop_positions(p)) {
+		cfg_diags_add(diags, c->path, 0, 0, "out of memory building the policy");
+		policy_free(p);
+		return NULL;
+	}
+	return p;
 }
 
 policy *policy_new(const cfg *c, cfg_diags *diags)

@@ -135,8 +135,7 @@ static bool policy_apply_rec(policy_walk *w, uint32_t rec, size_t len, bool full
 
 	if (policy_ref_kind(e.ref) == POLICY_REF_MULTI) {
 		/* a shared name: the run is already in allow, host, domain order */
-		run = p->multi + (e.ref & POLICY_REF_INDEX);
-		n = e.line;
+		run = policy_run(p, e, &n);
 	}
 	for (uint32_t i = 0; i < n; i++)
 		if (policy_apply(w, name, run[i], full))

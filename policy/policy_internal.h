@@ -85,8 +85,10 @@ struct policy {
 	size_t n_slots;
 	uint8_t *recs;               /* padded with DNAME_MAX zero bytes at the end */
 	size_t recs_len;             /* used bytes, padding excluded */
-	policy_entry_rec *multi;
+	policy_entry_rec *multi;     /* runs: a header {ref = count}, then the entries */
 	size_t n_multi;
+	size_t ent_size;             /* octets after each name: a whole policy_entry_rec,
+					or just its ref when built without positions */
 	size_t n_entries, n_names;
 	bool has_root;               /* an entry is the root: probe it too */
 	uint64_t depths;             /* bit d-1: an entry has d labels; all ones if one has 64 or more */
@@ -314,9 +316,20 @@ static inline policy_answer policy_answer_of(cfg_action action, uint16_t qtype)
 
 static inline policy_entry_rec policy_rec_entry(const policy *p, uint32_t rec_off, size_t name_len)
 {
-	policy_entry_rec e;
-	memcpy(&e, p->recs + rec_off + name_len, sizeof e);
+	policy_entry_rec e = {0, 0, 0};
+	if (p->ent_size == sizeof e)
+		memcpy(&e, p->recs + rec_off + name_len, sizeof e);
+	else
+		memcpy(&e.ref, p->recs + rec_off + name_len, sizeof e.ref);
 	return e;
+}
+
+/* The entries of a shared name, whose record holds a MULTI ref. */
+static inline const policy_entry_rec *policy_run(const policy *p, policy_entry_rec head, uint32_t *n)
+{
+	const policy_entry_rec *h = p->multi + (head.ref & POLICY_REF_INDEX);
+	*n = h->ref;
+	return h + 1;
 }
 
 #endif

@@ -91,11 +91,12 @@ static const char *env_get(const char *name)
 	return getenv(name);
 }
 
-int cli_load(const char *path, cfg **c, policy **p)
+static int cli_load_as(const char *path, cfg **c, policy **p, bool lean)
 {
 	cfg_diags diags = {0};
 	*c = cfg_load(path, &diags);
-	*p = *c && cfg_apply_env(*c, env_get, &diags) == 0 ? policy_new(*c, &diags) : NULL;
+	*p = *c && cfg_apply_env(*c, env_get, &diags) == 0
+		? (lean ? policy_new_lean : policy_new)(*c, &diags) : NULL;
 	if (!*p) {
 		cfg_diags_print(&diags, stderr);
 		cfg_diags_free(&diags);
@@ -107,4 +108,14 @@ int cli_load(const char *path, cfg **c, policy **p)
 	cfg_diags_print_warnings(&(*c)->warnings, stderr);
 	cli_stamp(*c);
 	return 0;
+}
+
+int cli_load(const char *path, cfg **c, policy **p)
+{
+	return cli_load_as(path, c, p, false);
+}
+
+int cli_load_lean(const char *path, cfg **c, policy **p)
+{
+	return cli_load_as(path, c, p, true);
 }

@@ -44,5 +44,8 @@ int cli_parse_time(const char *opt, const char *s, int64_t *out);
  * *c and *p are set (caller frees both) and 0 is returned; else
  * CLI_EXIT_INVALID. */
 int cli_load(const char *path, cfg **c, policy **p);
+/* The same with a snapshot without entry positions (policy_new_lean), for
+ * the daemon. */
+int cli_load_lean(const char *path, cfg **c, policy **p);
 
 #endif

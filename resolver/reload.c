@@ -97,7 +97,7 @@ void daemon_reload(daemon_ctx *d, const char *why)
 	log_info("reload", "%s: reloading %s", why, d->cfg->path);
 	cfg_diags diags = { 0 };
 	cfg *c = cfg_load(d->cfg->path, &diags);
-	policy *p = c && cfg_apply_env(c, env_get, &diags) == 0 ? policy_new(c, &diags) : NULL;
+	policy *p = c && cfg_apply_env(c, env_get, &diags) == 0 ? policy_new_lean(c, &diags) : NULL;
 	if (!p) {
 		for (size_t i = 0; i < diags.n; i++) {
 			const cfg_diag *g = &diags.v[i];

@@ -457,7 +457,7 @@ int cmd_serve(int argc, char **argv)
 	if (!d)
 		return 1;
 	const char *path = cli_config_path(config);
-	if (cli_load(path, &d->cfg, &d->pol)) {
+	if (cli_load_lean(path, &d->cfg, &d->pol)) {
 		fprintf(stderr, "embargo: %s: invalid, not starting\n", path);
 		daemon_free(d);
 		return CLI_EXIT_INVALID;

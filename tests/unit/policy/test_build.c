@@ -173,12 +173,77 @@ static void bad_wire_in_cfg(void **state)
 	tc_free(c);
 }
 
+/* policy_new_lean: the same decisions and entries, without positions;
+ * shared names (runs in multi) and names on both sides of one another. */
+static void lean_same(void **state)
+{
+	(void)state;
+	cfg *c = tc_new();
+	cfg_vendor *a = tc_vendor(c, "a", NULL);
+	cfg_rule *r = tc_rule(a, "r", CFG_ACT_REFUSE, TC_T0, CFG_TIME_NEVER, CFG_BEFORE_AUDIT);
+	cfg_rule *later = tc_rule(a, "later", CFG_ACT_NXDOMAIN, TC_T0 + 100, CFG_TIME_NEVER,
+				  CFG_BEFORE_AUDIT);
+	static const char *const names[] = {
+		"shared.example", "one.example", "deep.below.one.example", "x.example",
+		"a-rather-long-label-for-the-record.example.org", "org",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		tc_domain_at(i % 2 ? later : r, names[i], (uint32_t)(10 + i), 3);
+	tc_host(r, "shared.example");
+	tc_allow_at(a, "ok.one.example", 40, 5);
+	tc_domain(tc_rule(tc_vendor(c, "b", NULL), "r", CFG_ACT_REFUSE, TC_T0, CFG_TIME_NEVER,
+			  CFG_BEFORE_AUDIT), "shared.example");
+	policy *full = tc_build(c);
+	cfg_diags d = {0};
+	policy *lean = policy_new_lean(c, &d);
+	assert_non_null(lean);
+	assert_int_equal(d.n, 0);
+	assert_true(policy_memory(lean) < policy_memory(full));
+	assert_int_equal(policy_name_count(lean), policy_name_count(full));
+
+	static const char *const q[] = {
+		"shared.example", "www.shared.example", "one.example", "a.b.deep.below.one.example",
+		"ok.one.example", "x.ok.one.example", "x.example", "y.example", "org", "q.org",
+		"a-rather-long-label-for-the-record.example.org", "com", ".",
+	};
+	for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+		for (int64_t t = TC_T0 - 1; t <= TC_T0 + 101; t += 51) {
+			policy_match mf = tc_decide(full, q[i], 1, NULL, t);
+			policy_match ml = tc_decide(lean, q[i], 1, NULL, t);
+			assert_int_equal(ml.verdict, mf.verdict);
+			assert_int_equal(ml.answer, mf.answer);
+			assert_string_equal(ml.rule ? ml.rule->id : "-", mf.rule ? mf.rule->id : "-");
+			assert_int_equal(ml.entry_kind, mf.entry_kind);
+			assert_int_equal(ml.entry == NULL, mf.entry == NULL);
+			char ef[DNAME_STR_MAX];
+			snprintf(ef, sizeof ef, "%s", tc_entry(&mf));
+			assert_string_equal(tc_entry(&ml), ef);
+			if (mf.entry && strcmp(ef, "shared.example") != 0) {
+				assert_int_not_equal(mf.entry_line, 0);
+				assert_int_equal(ml.entry_line, 0);  /* lean: no positions */
+				assert_int_equal(ml.entry_col, 0);
+			}
+		}
+	}
+	walk_ctx wf = {0}, wl = {0};
+	assert_int_equal(policy_entry_walk(full, count_entry, &wf), 0);
+	assert_int_equal(policy_entry_walk(lean, count_entry, &wl), 0);
+	assert_int_equal(wl.n, wf.n);
+	assert_int_equal(wl.shared, wf.shared);
+	assert_int_equal(wl.domain, wf.domain);
+	cfg_diags_free(&d);
+	policy_free(lean);
+	policy_free(full);
+	tc_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(conflicts),
 		cmocka_unit_test(copies_and_texts),
 		cmocka_unit_test(entry_walk),
+		cmocka_unit_test(lean_same),
 		cmocka_unit_test(bad_wire_in_cfg),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
