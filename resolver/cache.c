@@ -40,20 +40,6 @@ static inline uint64_t cache_mum(uint64_t a, uint64_t b)
 	return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-static inline uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint64_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
 /*
  * A keyed multiply-mix hash in the manner of wyhash: 16 octets per 128-bit
  * multiply, the last 16 read again as two words ending at the key's end, so
@@ -104,18 +90,6 @@ static inline void lower16(uint8_t *dst, const uint8_t *src)
 }
 #endif
 
-/* Whether n octets (n >= 5) at a and b are equal, a word at a time; reads
- * nothing past either. */
-static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	if (n < 8)
-		return rd32(a) == rd32(b) && rd32(a + n - 4) == rd32(b + n - 4);
-	for (size_t i = 0; i + 8 <= n; i += 8)
-		if (rd64(a + i) != rd64(b + i))
-			return false;
-	return rd64(a + n - 8) == rd64(b + n - 8);
-}
-
 void cache_key_make(const cache *c, const wire_query *q, cache_key *k)
 {
 	size_t n = q->qname_len;
@@ -153,41 +127,11 @@ static uint32_t entry_hash(const cache *c, const cache_entry *e)
 	return key_hash(c, b, n + 5);
 }
 
-static inline uint32_t home(const cache *c, uint32_t hash)
-{
-	return (uint32_t)(((uint64_t)hash * c->n_cells) >> 32);
-}
-
-static inline uint32_t next_cell(const cache *c, uint32_t i)
-{
-	return i + 1 == c->n_cells ? 0 : i + 1;
-}
-
-long cache_find(const cache *c, const cache_key *k)
-{
-	size_t klen = (size_t)k->name_len + 4;
-
-	for (uint32_t i = home(c, k->hash);; i = next_cell(c, i)) {
-		uint64_t cell = c->cells[i];
-		if (cell == 0)
-			return -1;
-		if ((uint32_t)(cell >> 32) != k->hash)
-			continue;
-		const cache_entry *e = cache_entry_at(c, (cache_ref)cell);
-		/* The stored question is the lower-cased key: qname, qtype,
-		 * qclass. A stored reply shorter than the key's question cannot
-		 * hold it (and memcmp must not read past it). */
-		if ((e->flags & CE_KEY) == k->bits && ce_len(e) >= WIRE_HDR_LEN + klen &&
-		    key_eq(e->reply + WIRE_HDR_LEN, k->b, klen))
-			return (long)i;
-	}
-}
-
 void cache_add(cache *c, uint32_t hash, cache_ref ref)
 {
-	uint32_t i = home(c, hash);
+	uint32_t i = cache_home(c, hash);
 	while (c->cells[i] != 0)
-		i = next_cell(c, i);
+		i = cache_next_cell(c, i);
 	c->cells[i] = (uint64_t)hash << 32 | ref;
 	c->st.entries++;
 	c->st.bytes = c->slab.bytes;
@@ -197,11 +141,11 @@ void cache_add(cache *c, uint32_t hash, cache_ref ref)
  * there: each stays at or after its home. */
 static void cell_delete(cache *c, uint32_t i)
 {
-	for (uint32_t j = next_cell(c, i);; j = next_cell(c, j)) {
+	for (uint32_t j = cache_next_cell(c, i);; j = cache_next_cell(c, j)) {
 		uint64_t cell = c->cells[j];
 		if (cell == 0)
 			break;
-		uint32_t h = home(c, (uint32_t)(cell >> 32));
+		uint32_t h = cache_home(c, (uint32_t)(cell >> 32));
 		/* Movable to i unless its home lies cyclically in (i, j]. */
 		bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
 		if (!stays) {
@@ -216,9 +160,9 @@ static void cell_delete(cache *c, uint32_t i)
 static uint32_t cell_of(const cache *c, uint32_t hash, cache_ref ref)
 {
 	uint64_t want = (uint64_t)hash << 32 | ref;
-	uint32_t i = home(c, hash);
+	uint32_t i = cache_home(c, hash);
 	while (c->cells[i] != want)
-		i = next_cell(c, i);
+		i = cache_next_cell(c, i);
 	return i;
 }
 

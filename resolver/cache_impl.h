@@ -27,6 +27,7 @@
 #ifndef EMBARGO_RESOLVER_CACHE_IMPL_H
 #define EMBARGO_RESOLVER_CACHE_IMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -253,8 +254,63 @@ static inline uint64_t cache_age_ms(const cache *c, const cache_entry *e, uint64
 /* Fills k from q: the lower-cased question and the DO/CD bits, hashed. */
 void cache_key_make(const cache *c, const wire_query *q, cache_key *k);
 
-/* The cell that holds the entry for k, or -1. */
-long cache_find(const cache *c, const cache_key *k);
+static inline uint64_t rd64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint64_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* Whether n octets (n >= 5) at a and b are equal, a word at a time; reads
+ * nothing past either. */
+static inline bool cache_key_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	if (n < 8)
+		return rd32(a) == rd32(b) && rd32(a + n - 4) == rd32(b + n - 4);
+	for (size_t i = 0; i + 8 <= n; i += 8)
+		if (rd64(a + i) != rd64(b + i))
+			return false;
+	return rd64(a + n - 8) == rd64(b + n - 8);
+}
+
+static inline uint32_t cache_home(const cache *c, uint32_t hash)
+{
+	return (uint32_t)(((uint64_t)hash * c->n_cells) >> 32);
+}
+
+static inline uint32_t cache_next_cell(const cache *c, uint32_t i)
+{
+	return i + 1 == c->n_cells ? 0 : i + 1;
+}
+
+/* The cell that holds the entry for k, or -1. Inline: every query that
+ * may be answered from the cache probes it once. */
+static inline long cache_find(const cache *c, const cache_key *k)
+{
+	size_t klen = (size_t)k->name_len + 4;
+
+	for (uint32_t i = cache_home(c, k->hash);; i = cache_next_cell(c, i)) {
+		uint64_t cell = c->cells[i];
+		if (cell == 0)
+			return -1;
+		if ((uint32_t)(cell >> 32) != k->hash)
+			continue;
+		const cache_entry *e = cache_entry_at(c, (cache_ref)cell);
+		/* The stored question is the lower-cased key: qname, qtype,
+		 * qclass. A stored reply shorter than the key's question cannot
+		 * hold it (and memcmp must not read past it). */
+		if ((e->flags & CE_KEY) == k->bits && ce_len(e) >= WIRE_HDR_LEN + klen &&
+		    cache_key_eq(e->reply + WIRE_HDR_LEN, k->b, klen))
+			return (long)i;
+	}
+}
 
 /* Expired, and past any use for serve-stale. */
 bool cache_entry_dead(const cache *c, const cache_entry *e, uint64_t now_ms);
