@@ -24,9 +24,6 @@
 #include <string.h>
 #include <time.h>
 
-#define OBS_INC(x) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
-#define OBS_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
-
 /* Upper bounds of the latency buckets, in microseconds; the last is +Inf. */
 const uint64_t obs_lat_bounds_us[OBS_LAT_BUCKETS] = {
 	250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, UINT64_MAX,
@@ -170,14 +167,11 @@ static int rule_intern(obs_worker *o, const policy_rule *r)
 	return (int)o->n_rules++;
 }
 
-int obs_rule_ref(worker *w, const policy_rule *r)
+/* obs_rule_ref (obs.h) when the memo does not have r. */
+int obs_rule_ref_slow(worker *w, const policy_rule *r)
 {
-	if (!r)
-		return -1;
 	obs_worker *o = w->obs;
 	size_t slot = ((uintptr_t)r >> 4) % (sizeof(o->memo) / sizeof(o->memo[0]));
-	if (o->memo[slot].r == r)
-		return o->memo[slot].ref;
 	obs_hold(o);
 	int ref = rule_intern(o, r);
 	if (ref >= 0) {
@@ -345,7 +339,7 @@ static void expo_touch(obs_worker *o, const query_event *e)
 		x->rules[x->n_rules++] = e->rule_ref;
 }
 
-void obs_query(worker *w, const query_event *e)
+void obs_query_more(worker *w, const query_event *e)
 {
 	obs_worker *o = w->obs;
 	if (e->ratelimited) {
