@@ -5,17 +5,23 @@
  * HTTP thread reads them with relaxed atomic loads (OBS_INC stores with a
  * relaxed atomic store, which on x86 is an ordinary mov: no locked
  * instruction per query). Rule counters live in a growable array, so
- * growing and reading it take the worker's obs lock; a hit on a rule takes
- * it too, which only vendor names do. So that a burst of blocked queries
- * pays for one lock, not one per query, the worker keeps the lock from the
- * first such query until the end of that loop pass (obs_hold): an event
- * activated then runs after every callback already queued, and releases it.
- * A reader waits at most one pass.
+ * growing it (a rule seen for the first time) and reading it take the
+ * worker's obs lock; its counters are plain counters like the rest (only
+ * this worker moves the array, under the lock, so it may bump them
+ * without). So that a burst of queries that change a table pays for one
+ * lock, not one per query, the worker keeps the lock from the first such
+ * query until the end of that loop pass (obs_hold): an event activated then
+ * runs after every callback already queued, and releases it. A reader waits
+ * at most one pass.
  *
- * The exposure table (per client and vendor) is touched by those same
- * queries, under that same lock: a hash of indices into one array, and a
- * recency list through it whose tail is evicted when the table is full.
- * A query that no rule decided never reaches it.
+ * The exposure table (per client and vendor) is touched by every query a
+ * rule decided: a hash of indices into one array, and a recency list
+ * through it whose tail is evicted when the table is full. A query that no
+ * rule decided never reaches it. Its shape (entries, links, rule lists)
+ * changes under the lock; a query whose entry is already the most recent
+ * one, its rule already listed, only bumps that entry's counters and times,
+ * with relaxed stores, so a run of one client's lookups of one vendor takes
+ * no lock at all (the common case: a blocked tracker asked again and again).
  */
 #include "resolver/obs.h"
 #include "resolver/qlog.h"
@@ -312,26 +318,58 @@ static uint32_t expo_find(obs_expo_table *t, const cfg_ip *ip, int vendor_ref, i
 	return i;
 }
 
-/* Counts a rule-decided query for its client and the rule's vendor. */
+/* The head entry, if it is (ip, vendor_ref)'s; else EXPO_NIL. */
+static inline uint32_t expo_head(const obs_expo_table *t, const cfg_ip *ip, int vendor_ref)
+{
+	if (t->head == EXPO_NIL)
+		return EXPO_NIL;
+	const obs_expo *x = &t->v[t->head];
+	if (x->vendor_ref != vendor_ref || x->client.family != ip->family)
+		return EXPO_NIL;
+	uint64_t k[2];
+	expo_key(ip, k);
+	return expo_word(x->client.addr) == k[0] && expo_word(x->client.addr + 8) == k[1]
+		? t->head : EXPO_NIL;
+}
+
+/* Whether counting rule_ref in x needs no change to its rule list. */
+static inline bool expo_listed(const obs_expo *x, int rule_ref)
+{
+	for (size_t k = 0; k < x->n_rules; k++)
+		if (x->rules[k] == rule_ref)
+			return true;
+	return x->n_rules == OBS_EXPO_RULES;
+}
+
+/* Counts a rule-decided query for its client and the rule's vendor: without
+ * the lock when only the head entry's counters change (see the top). */
 static void expo_touch(obs_worker *o, const query_event *e)
 {
 	obs_expo_table *t = &o->expo;
 	if (!t->max || !e->client)
 		return;
-	uint32_t i = expo_find(t, e->client, o->rules[e->rule_ref].vendor_ref, e->now);
-	if (i == EXPO_NIL)
-		return;
+	int vendor_ref = o->rules[e->rule_ref].vendor_ref;
+	uint32_t i = expo_head(t, e->client, vendor_ref);
+	bool locked = i == EXPO_NIL || !expo_listed(&t->v[i], e->rule_ref);
+	if (locked) {
+		obs_hold(o);
+		i = expo_find(t, e->client, vendor_ref, e->now);
+		if (i == EXPO_NIL)
+			return;
+	}
 	obs_expo *x = &t->v[i];
 	if (e->now > x->last)
-		x->last = e->now;
+		__atomic_store_n(&x->last, e->now, __ATOMIC_RELAXED);
 	if (e->now < x->first)
-		x->first = e->now;  /* the wall clock stepped back */
+		__atomic_store_n(&x->first, e->now, __ATOMIC_RELAXED);  /* the wall clock stepped back */
 	switch (e->verdict) {
-	case POLICY_BLOCK: x->blocked++; break;
-	case POLICY_AUDIT: x->audited++; break;
-	case POLICY_EXEMPT: x->exempt++; break;
+	case POLICY_BLOCK: OBS_INC(x->blocked); break;
+	case POLICY_AUDIT: OBS_INC(x->audited); break;
+	case POLICY_EXEMPT: OBS_INC(x->exempt); break;
 	case POLICY_PASS: break;
 	}
+	if (!locked)
+		return;
 	for (size_t k = 0; k < x->n_rules; k++)
 		if (x->rules[k] == e->rule_ref)
 			return;
@@ -356,12 +394,15 @@ void obs_query_more(worker *w, const query_event *e)
 	if (e->stale)
 		OBS_INC(o->stale);
 	if (e->rule_ref >= 0 && e->verdict != POLICY_PASS) {
-		obs_hold(o);
 		obs_rule *x = &o->rules[e->rule_ref];
 		switch (e->verdict) {
-		case POLICY_BLOCK: x->blocked++; x->cloaked += e->cloaked; break;
-		case POLICY_AUDIT: x->audited++; break;
-		case POLICY_EXEMPT: x->exempt++; break;
+		case POLICY_BLOCK:
+			OBS_INC(x->blocked);
+			if (e->cloaked)
+				OBS_INC(x->cloaked);
+			break;
+		case POLICY_AUDIT: OBS_INC(x->audited); break;
+		case POLICY_EXEMPT: OBS_INC(x->exempt); break;
 		case POLICY_PASS: break;
 		}
 		expo_touch(o, e);
@@ -447,10 +488,11 @@ int obs_rules_collect(obs_worker *o, obs_rule_row **rows, size_t *n, size_t *cap
 			r->rule = x->rule;
 			r->action = x->action;
 		}
-		r->blocked += x->blocked;
-		r->audited += x->audited;
-		r->exempt += x->exempt;
-		r->cloaked += x->cloaked;
+		/* the worker bumps these without the lock (see the top) */
+		r->blocked += __atomic_load_n(&x->blocked, __ATOMIC_RELAXED);
+		r->audited += __atomic_load_n(&x->audited, __ATOMIC_RELAXED);
+		r->exempt += __atomic_load_n(&x->exempt, __ATOMIC_RELAXED);
+		r->cloaked += __atomic_load_n(&x->cloaked, __ATOMIC_RELAXED);
 	}
 	if (locked)
 		pthread_mutex_unlock(&o->lock);
@@ -471,11 +513,12 @@ int obs_expo_collect(obs_worker *o, obs_expo_row **rows, size_t *n, size_t *cap)
 		}
 		r->client = x->client;
 		r->vendor = o->rules[x->vendor_ref].vendor;
-		r->first = x->first;
-		r->last = x->last;
-		r->audited = x->audited;
-		r->blocked = x->blocked;
-		r->exempt = x->exempt;
+		/* the worker bumps these without the lock (see the top) */
+		r->first = __atomic_load_n(&x->first, __ATOMIC_RELAXED);
+		r->last = __atomic_load_n(&x->last, __ATOMIC_RELAXED);
+		r->audited = __atomic_load_n(&x->audited, __ATOMIC_RELAXED);
+		r->blocked = __atomic_load_n(&x->blocked, __ATOMIC_RELAXED);
+		r->exempt = __atomic_load_n(&x->exempt, __ATOMIC_RELAXED);
 		for (size_t k = 0; k < x->n_rules; k++)
 			r->rules[k] = o->rules[x->rules[k]].rule;
 		r->n_rules = x->n_rules;
