@@ -343,26 +343,27 @@ static inline bool expo_listed(const obs_expo *x, int rule_ref)
 
 /* Counts a rule-decided query for its client and the rule's vendor: without
  * the lock when only the head entry's counters change (see the top). */
-static void expo_touch(obs_worker *o, const query_event *e)
+static void expo_touch(obs_worker *o, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
+		       int64_t now)
 {
 	obs_expo_table *t = &o->expo;
-	if (!t->max || !e->client)
+	if (!t->max || !ip)
 		return;
-	int vendor_ref = o->rules[e->rule_ref].vendor_ref;
-	uint32_t i = expo_head(t, e->client, vendor_ref);
-	bool locked = i == EXPO_NIL || !expo_listed(&t->v[i], e->rule_ref);
+	int vendor_ref = o->rules[rule_ref].vendor_ref;
+	uint32_t i = expo_head(t, ip, vendor_ref);
+	bool locked = i == EXPO_NIL || !expo_listed(&t->v[i], rule_ref);
 	if (locked) {
 		obs_hold(o);
-		i = expo_find(t, e->client, vendor_ref, e->now);
+		i = expo_find(t, ip, vendor_ref, now);
 		if (i == EXPO_NIL)
 			return;
 	}
 	obs_expo *x = &t->v[i];
-	if (e->now > x->last)
-		__atomic_store_n(&x->last, e->now, __ATOMIC_RELAXED);
-	if (e->now < x->first)
-		__atomic_store_n(&x->first, e->now, __ATOMIC_RELAXED);  /* the wall clock stepped back */
-	switch (e->verdict) {
+	if (now > x->last)
+		__atomic_store_n(&x->last, now, __ATOMIC_RELAXED);
+	if (now < x->first)
+		__atomic_store_n(&x->first, now, __ATOMIC_RELAXED);  /* the wall clock stepped back */
+	switch (verdict) {
 	case POLICY_BLOCK: OBS_INC(x->blocked); break;
 	case POLICY_AUDIT: OBS_INC(x->audited); break;
 	case POLICY_EXEMPT: OBS_INC(x->exempt); break;
@@ -371,10 +372,28 @@ static void expo_touch(obs_worker *o, const query_event *e)
 	if (!locked)
 		return;
 	for (size_t k = 0; k < x->n_rules; k++)
-		if (x->rules[k] == e->rule_ref)
+		if (x->rules[k] == rule_ref)
 			return;
 	if (x->n_rules < OBS_EXPO_RULES)
-		x->rules[x->n_rules++] = e->rule_ref;
+		x->rules[x->n_rules++] = rule_ref;
+}
+
+void obs_rule_hit(worker *w, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
+		  bool cloaked, int64_t now)
+{
+	obs_worker *o = w->obs;
+	obs_rule *x = &o->rules[rule_ref];
+	switch (verdict) {
+	case POLICY_BLOCK:
+		OBS_INC(x->blocked);
+		if (cloaked)
+			OBS_INC(x->cloaked);
+		break;
+	case POLICY_AUDIT: OBS_INC(x->audited); break;
+	case POLICY_EXEMPT: OBS_INC(x->exempt); break;
+	case POLICY_PASS: break;
+	}
+	expo_touch(o, ip, rule_ref, verdict, now);
 }
 
 void obs_query_more(worker *w, const query_event *e)
@@ -393,20 +412,8 @@ void obs_query_more(worker *w, const query_event *e)
 		OBS_INC(o->cached);
 	if (e->stale)
 		OBS_INC(o->stale);
-	if (e->rule_ref >= 0 && e->verdict != POLICY_PASS) {
-		obs_rule *x = &o->rules[e->rule_ref];
-		switch (e->verdict) {
-		case POLICY_BLOCK:
-			OBS_INC(x->blocked);
-			if (e->cloaked)
-				OBS_INC(x->cloaked);
-			break;
-		case POLICY_AUDIT: OBS_INC(x->audited); break;
-		case POLICY_EXEMPT: OBS_INC(x->exempt); break;
-		case POLICY_PASS: break;
-		}
-		expo_touch(o, e);
-	}
+	if (e->rule_ref >= 0 && e->verdict != POLICY_PASS)
+		obs_rule_hit(w, e->client, e->rule_ref, e->verdict, e->cloaked, e->now);
 	qlog_write(w, e);
 }
 

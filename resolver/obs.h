@@ -145,27 +145,46 @@ static inline int obs_rule_ref(worker *w, const policy_rule *r)
 	return obs_rule_ref_slow(w, r);
 }
 
-/* What obs_query leaves out of line: rate-limited queries, the rule
- * counters and exposure, the query log. */
+/* obs_query out of line: every case, for the rate-limited and the logged. */
 void obs_query_more(worker *w, const query_event *e);
 
-/* Once per answered query, and once per query dropped by the rate limit
- * (e->dropped: no answer counted). Inline, so that a query no rule decided
- * and no log wants costs its counters only. */
-static inline void obs_query(worker *w, const query_event *e)
+/* obs_query's part for a query a rule decided (verdict not PASS): the
+ * rule's counters and the exposure table. */
+void obs_rule_hit(worker *w, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
+		  bool cloaked, int64_t now);
+
+/* Whether an answer that was not rate-limited needs only obs_count and
+ * obs_rule_hit (what obs_query would do): the query log is off, a busy
+ * server's default. Lets the query path skip building the event. */
+static inline bool obs_log_off(const worker *w)
+{
+	return w->cfg->log.queries == CFG_LOGQ_OFF;
+}
+
+/* The counters of one answer sent. */
+static inline void obs_count(worker *w, transport t, uint16_t rcode, uint64_t latency_us,
+			     bool cached, bool stale)
 {
 	obs_worker *o = w->obs;
-	if (e->ratelimited || (e->rule_ref >= 0 && e->verdict != POLICY_PASS) ||
-	    w->cfg->log.queries != CFG_LOGQ_OFF) {
+	OBS_INC(o->answers[t][rcode < OBS_RCODES ? rcode : OBS_RCODES - 1]);
+	OBS_ADD(o->latency_sum_us, latency_us);
+	if (cached)
+		OBS_INC(o->cached);
+	if (stale)
+		OBS_INC(o->stale);
+}
+
+/* Once per answered query, and once per query dropped by the rate limit
+ * (e->dropped: no answer counted). */
+static inline void obs_query(worker *w, const query_event *e)
+{
+	if (e->ratelimited || !obs_log_off(w)) {
 		obs_query_more(w, e);
 		return;
 	}
-	OBS_INC(o->answers[e->t][e->rcode < OBS_RCODES ? e->rcode : OBS_RCODES - 1]);
-	OBS_ADD(o->latency_sum_us, e->latency_us);
-	if (e->cached)
-		OBS_INC(o->cached);
-	if (e->stale)
-		OBS_INC(o->stale);
+	obs_count(w, e->t, e->rcode, e->latency_us, e->cached, e->stale);
+	if (e->rule_ref >= 0 && e->verdict != POLICY_PASS)
+		obs_rule_hit(w, e->client, e->rule_ref, e->verdict, e->cloaked, e->now);
 }
 
 /* One upstream attempt ended: its round trip, or a failure. */

@@ -63,18 +63,28 @@ static inline __attribute__((always_inline)) void send_and_report(worker *w, con
 	if (!n)
 		return;
 	worker_send(w, c, w->out, n);
+	uint16_t rcode = w->out[3] & 0x0f;
+	uint64_t latency_us = worker_us(w) - c->t0_us;
+	if (!a->ratelimited && obs_log_off(w)) {
+		/* obs_query's common case, without an event in memory */
+		obs_count(w, c->t, rcode, latency_us, a->cached, a->stale);
+		if (a->rule_ref >= 0 && a->meta->verdict != POLICY_PASS)
+			obs_rule_hit(w, &c->ip, a->rule_ref, a->meta->verdict, a->cloaked,
+				     worker_now(w));
+		return;
+	}
 	query_event e = {
 		.t = c->t,
 		.client = &c->ip,
 		.q = q,
-		.rcode = w->out[3] & 0x0f,
+		.rcode = rcode,
 		.verdict = a->meta->verdict,
 		.rule_ref = a->rule_ref,
 		.cached = a->cached,
 		.stale = a->stale,
 		.cloaked = a->cloaked,
 		.upstream = a->upstream,
-		.latency_us = worker_us(w) - c->t0_us,
+		.latency_us = latency_us,
 		.now = worker_now(w),
 		.ratelimited = a->ratelimited,
 	};
