@@ -318,7 +318,9 @@ static uint32_t expo_find(obs_expo_table *t, const cfg_ip *ip, int vendor_ref, i
 	return i;
 }
 
-/* The head entry, if it is (ip, vendor_ref)'s; else EXPO_NIL. */
+/* The head entry, if it is (ip, vendor_ref)'s; else EXPO_NIL. Stored
+ * addresses have their unused octets zeroed, so an IPv4 one compares in
+ * its 4. */
 static inline uint32_t expo_head(const obs_expo_table *t, const cfg_ip *ip, int vendor_ref)
 {
 	if (t->head == EXPO_NIL)
@@ -326,10 +328,10 @@ static inline uint32_t expo_head(const obs_expo_table *t, const cfg_ip *ip, int 
 	const obs_expo *x = &t->v[t->head];
 	if (x->vendor_ref != vendor_ref || x->client.family != ip->family)
 		return EXPO_NIL;
-	uint64_t k[2];
-	expo_key(ip, k);
-	return expo_word(x->client.addr) == k[0] && expo_word(x->client.addr + 8) == k[1]
-		? t->head : EXPO_NIL;
+	bool same = ip->family == 4 ? !memcmp(x->client.addr, ip->addr, 4)
+				    : expo_word(x->client.addr) == expo_word(ip->addr) &&
+				      expo_word(x->client.addr + 8) == expo_word(ip->addr + 8);
+	return same ? t->head : EXPO_NIL;
 }
 
 /* Whether counting rule_ref in x needs no change to its rule list. */
@@ -341,24 +343,9 @@ static inline bool expo_listed(const obs_expo *x, int rule_ref)
 	return x->n_rules == OBS_EXPO_RULES;
 }
 
-/* Counts a rule-decided query for its client and the rule's vendor: without
- * the lock when only the head entry's counters change (see the top). */
-static void expo_touch(obs_worker *o, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
-		       int64_t now)
+/* Counts a query in entry x (the lock is not needed: see the top). */
+static inline void expo_count(obs_expo *x, policy_verdict verdict, int64_t now)
 {
-	obs_expo_table *t = &o->expo;
-	if (!t->max || !ip)
-		return;
-	int vendor_ref = o->rules[rule_ref].vendor_ref;
-	uint32_t i = expo_head(t, ip, vendor_ref);
-	bool locked = i == EXPO_NIL || !expo_listed(&t->v[i], rule_ref);
-	if (locked) {
-		obs_hold(o);
-		i = expo_find(t, ip, vendor_ref, now);
-		if (i == EXPO_NIL)
-			return;
-	}
-	obs_expo *x = &t->v[i];
 	if (now > x->last)
 		__atomic_store_n(&x->last, now, __ATOMIC_RELAXED);
 	if (now < x->first)
@@ -369,13 +356,41 @@ static void expo_touch(obs_worker *o, const cfg_ip *ip, int rule_ref, policy_ver
 	case POLICY_EXEMPT: OBS_INC(x->exempt); break;
 	case POLICY_PASS: break;
 	}
-	if (!locked)
+}
+
+/* expo_touch when the table's shape changes: under the lock. */
+static __attribute__((noinline)) void expo_touch_locked(obs_worker *o, const cfg_ip *ip,
+							 int rule_ref, policy_verdict verdict,
+							 int64_t now)
+{
+	obs_expo_table *t = &o->expo;
+	obs_hold(o);
+	uint32_t i = expo_find(t, ip, o->rules[rule_ref].vendor_ref, now);
+	if (i == EXPO_NIL)
 		return;
+	obs_expo *x = &t->v[i];
+	expo_count(x, verdict, now);
 	for (size_t k = 0; k < x->n_rules; k++)
 		if (x->rules[k] == rule_ref)
 			return;
 	if (x->n_rules < OBS_EXPO_RULES)
 		x->rules[x->n_rules++] = rule_ref;
+}
+
+/* Counts a rule-decided query for its client and the rule's vendor: without
+ * the lock when only the head entry's counters change (see the top). */
+static inline void expo_touch(obs_worker *o, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
+			      int64_t now)
+{
+	obs_expo_table *t = &o->expo;
+	if (!t->max || !ip)
+		return;
+	uint32_t i = expo_head(t, ip, o->rules[rule_ref].vendor_ref);
+	if (i == EXPO_NIL || !expo_listed(&t->v[i], rule_ref)) {
+		expo_touch_locked(o, ip, rule_ref, verdict, now);
+		return;
+	}
+	expo_count(&t->v[i], verdict, now);
 }
 
 void obs_rule_hit(worker *w, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
