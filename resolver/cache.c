@@ -34,6 +34,38 @@
 
 static const cache_stats cache_no_stats;
 
+/* The slot of a stored entry's key (cache_filter_slot); its name is
+ * followed by qtype and qclass only, so it is not read 8 at a time when
+ * shorter. */
+static uint32_t filter_slot_entry(const cache *c, const cache_entry *e)
+{
+	const uint8_t *name = e->reply + WIRE_HDR_LEN;
+	size_t n = wire_name_len(name, WIRE_NAME_MAX);
+	uint64_t a = 0, b;
+	if (n >= 8) {
+		a = rd64(name);
+		b = rd64(name + n - 8);
+	} else {
+		memcpy(&a, name, n);
+		b = a;
+	}
+	return cache_filter_slot(c, a, b, n, get16(name + n));
+}
+
+static void filter_add(cache *c, const cache_entry *e)
+{
+	uint8_t *f = &c->filter[filter_slot_entry(c, e)];
+	if (*f < UINT8_MAX)
+		(*f)++;
+}
+
+static void filter_drop(cache *c, const cache_entry *e)
+{
+	uint8_t *f = &c->filter[filter_slot_entry(c, e)];
+	if (*f < UINT8_MAX)   /* a saturated slot keeps no count */
+		(*f)--;
+}
+
 static inline uint64_t cache_mum(uint64_t a, uint64_t b)
 {
 	unsigned __int128 r = (unsigned __int128)a * b;
@@ -133,6 +165,7 @@ void cache_add(cache *c, uint32_t hash, cache_ref ref)
 	while (c->cells[i] != 0)
 		i = cache_next_cell(c, i);
 	c->cells[i] = (uint64_t)hash << 32 | ref;
+	filter_add(c, cache_entry_at(c, ref));
 	c->st.entries++;
 	c->st.bytes = c->slab.bytes;
 }
@@ -178,6 +211,7 @@ void cache_remove_at(cache *c, long i)
 {
 	cache_ref ref = (cache_ref)c->cells[i];
 
+	filter_drop(c, cache_entry_at(c, ref));
 	cell_delete(c, (uint32_t)i);
 	entry_drop(c, ref);
 }
@@ -194,6 +228,7 @@ void cache_replace_at(cache *c, long i, cache_ref ref)
 /* Drops entry ref: its cell (found by hashing its key) and its memory. */
 static void evict_ref(cache *c, cache_ref ref)
 {
+	filter_drop(c, cache_entry_at(c, ref));
 	cell_delete(c, cell_of(c, entry_hash(c, cache_entry_at(c, ref)), ref));
 	entry_drop(c, ref);
 }
@@ -280,7 +315,11 @@ cache *cache_new(const cache_opts *o)
 	/* At most 4 cells in 5 full; a whole line more for tiny caches. */
 	c->n_cells = o->entries + o->entries / 4 + 8;
 	c->cells = calloc(c->n_cells, sizeof(*c->cells));
-	if (c->cells == NULL) {
+	c->filter_bits = 4;
+	while ((1u << c->filter_bits) < (uint64_t)o->entries * CACHE_FILTER_PER_ENTRY)
+		c->filter_bits++;
+	c->filter = calloc((size_t)1 << c->filter_bits, 1);
+	if (c->cells == NULL || c->filter == NULL) {
 		cache_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -305,6 +344,7 @@ void cache_flush(cache *c)
 		return;
 	slab_clear(&c->slab);
 	memset(c->cells, 0, (size_t)c->n_cells * sizeof(*c->cells));
+	memset(c->filter, 0, (size_t)1 << c->filter_bits);
 	c->based = false;
 	c->st.entries = 0;
 	c->st.bytes = 0;
@@ -316,6 +356,7 @@ void cache_free(cache *c)
 		return;
 	slab_clear(&c->slab);
 	free(c->cells);
+	free(c->filter);
 	free(c);
 }
 

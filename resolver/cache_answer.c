@@ -199,7 +199,8 @@ static inline __attribute__((always_inline)) size_t serve(cache *c, const wire_q
 	memset(hit, 0, sizeof(*hit));
 	if (c == NULL || c->cells == NULL)
 		return 0;
-	if (q == NULL || !q->has_question || out == NULL) {
+	if (q == NULL || !q->has_question || out == NULL ||
+	    c->filter[cache_filter_slot_q(c, q)] == 0) {   /* certainly not there */
 		c->st.misses++;
 		return 0;
 	}
