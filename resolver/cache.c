@@ -34,24 +34,42 @@
 
 static const cache_stats cache_no_stats;
 
+/* The slot of a stored entry's key (cache_filter_slot); its name is
+ * followed by qtype and qclass only, so it is not read 8 at a time when
+ * shorter. */
+static uint32_t filter_slot_entry(const cache *c, const cache_entry *e)
+{
+	const uint8_t *name = e->reply + WIRE_HDR_LEN;
+	size_t n = wire_name_len(name, WIRE_NAME_MAX);
+	uint64_t a = 0, b;
+	if (n >= 8) {
+		a = rd64(name);
+		b = rd64(name + n - 8);
+	} else {
+		memcpy(&a, name, n);
+		b = a;
+	}
+	return cache_filter_slot(c, a, b, n, get16(name + n));
+}
+
+static void filter_add(cache *c, const cache_entry *e)
+{
+	uint8_t *f = &c->filter[filter_slot_entry(c, e)];
+	if (*f < UINT8_MAX)
+		(*f)++;
+}
+
+static void filter_drop(cache *c, const cache_entry *e)
+{
+	uint8_t *f = &c->filter[filter_slot_entry(c, e)];
+	if (*f < UINT8_MAX)   /* a saturated slot keeps no count */
+		(*f)--;
+}
+
 static inline uint64_t cache_mum(uint64_t a, uint64_t b)
 {
 	unsigned __int128 r = (unsigned __int128)a * b;
 	return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
-static inline uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static inline uint64_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
 }
 
 /*
@@ -104,18 +122,6 @@ static inline void lower16(uint8_t *dst, const uint8_t *src)
 }
 #endif
 
-/* Whether n octets (n >= 5) at a and b are equal, a word at a time; reads
- * nothing past either. */
-static inline bool key_eq(const uint8_t *a, const uint8_t *b, size_t n)
-{
-	if (n < 8)
-		return rd32(a) == rd32(b) && rd32(a + n - 4) == rd32(b + n - 4);
-	for (size_t i = 0; i + 8 <= n; i += 8)
-		if (rd64(a + i) != rd64(b + i))
-			return false;
-	return rd64(a + n - 8) == rd64(b + n - 8);
-}
-
 void cache_key_make(const cache *c, const wire_query *q, cache_key *k)
 {
 	size_t n = q->qname_len;
@@ -153,42 +159,13 @@ static uint32_t entry_hash(const cache *c, const cache_entry *e)
 	return key_hash(c, b, n + 5);
 }
 
-static inline uint32_t home(const cache *c, uint32_t hash)
-{
-	return (uint32_t)(((uint64_t)hash * c->n_cells) >> 32);
-}
-
-static inline uint32_t next_cell(const cache *c, uint32_t i)
-{
-	return i + 1 == c->n_cells ? 0 : i + 1;
-}
-
-long cache_find(const cache *c, const cache_key *k)
-{
-	size_t klen = (size_t)k->name_len + 4;
-
-	for (uint32_t i = home(c, k->hash);; i = next_cell(c, i)) {
-		uint64_t cell = c->cells[i];
-		if (cell == 0)
-			return -1;
-		if ((uint32_t)(cell >> 32) != k->hash)
-			continue;
-		const cache_entry *e = cache_entry_at(c, (cache_ref)cell);
-		/* The stored question is the lower-cased key: qname, qtype,
-		 * qclass. A stored reply shorter than the key's question cannot
-		 * hold it (and memcmp must not read past it). */
-		if ((e->flags & CE_KEY) == k->bits && ce_len(e) >= WIRE_HDR_LEN + klen &&
-		    key_eq(e->reply + WIRE_HDR_LEN, k->b, klen))
-			return (long)i;
-	}
-}
-
 void cache_add(cache *c, uint32_t hash, cache_ref ref)
 {
-	uint32_t i = home(c, hash);
+	uint32_t i = cache_home(c, hash);
 	while (c->cells[i] != 0)
-		i = next_cell(c, i);
+		i = cache_next_cell(c, i);
 	c->cells[i] = (uint64_t)hash << 32 | ref;
+	filter_add(c, cache_entry_at(c, ref));
 	c->st.entries++;
 	c->st.bytes = c->slab.bytes;
 }
@@ -197,11 +174,11 @@ void cache_add(cache *c, uint32_t hash, cache_ref ref)
  * there: each stays at or after its home. */
 static void cell_delete(cache *c, uint32_t i)
 {
-	for (uint32_t j = next_cell(c, i);; j = next_cell(c, j)) {
+	for (uint32_t j = cache_next_cell(c, i);; j = cache_next_cell(c, j)) {
 		uint64_t cell = c->cells[j];
 		if (cell == 0)
 			break;
-		uint32_t h = home(c, (uint32_t)(cell >> 32));
+		uint32_t h = cache_home(c, (uint32_t)(cell >> 32));
 		/* Movable to i unless its home lies cyclically in (i, j]. */
 		bool stays = i <= j ? (h > i && h <= j) : (h > i || h <= j);
 		if (!stays) {
@@ -216,9 +193,9 @@ static void cell_delete(cache *c, uint32_t i)
 static uint32_t cell_of(const cache *c, uint32_t hash, cache_ref ref)
 {
 	uint64_t want = (uint64_t)hash << 32 | ref;
-	uint32_t i = home(c, hash);
+	uint32_t i = cache_home(c, hash);
 	while (c->cells[i] != want)
-		i = next_cell(c, i);
+		i = cache_next_cell(c, i);
 	return i;
 }
 
@@ -234,6 +211,7 @@ void cache_remove_at(cache *c, long i)
 {
 	cache_ref ref = (cache_ref)c->cells[i];
 
+	filter_drop(c, cache_entry_at(c, ref));
 	cell_delete(c, (uint32_t)i);
 	entry_drop(c, ref);
 }
@@ -250,6 +228,7 @@ void cache_replace_at(cache *c, long i, cache_ref ref)
 /* Drops entry ref: its cell (found by hashing its key) and its memory. */
 static void evict_ref(cache *c, cache_ref ref)
 {
+	filter_drop(c, cache_entry_at(c, ref));
 	cell_delete(c, cell_of(c, entry_hash(c, cache_entry_at(c, ref)), ref));
 	entry_drop(c, ref);
 }
@@ -336,7 +315,11 @@ cache *cache_new(const cache_opts *o)
 	/* At most 4 cells in 5 full; a whole line more for tiny caches. */
 	c->n_cells = o->entries + o->entries / 4 + 8;
 	c->cells = calloc(c->n_cells, sizeof(*c->cells));
-	if (c->cells == NULL) {
+	c->filter_bits = 4;
+	while ((1u << c->filter_bits) < (uint64_t)o->entries * CACHE_FILTER_PER_ENTRY)
+		c->filter_bits++;
+	c->filter = calloc((size_t)1 << c->filter_bits, 1);
+	if (c->cells == NULL || c->filter == NULL) {
 		cache_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -361,6 +344,7 @@ void cache_flush(cache *c)
 		return;
 	slab_clear(&c->slab);
 	memset(c->cells, 0, (size_t)c->n_cells * sizeof(*c->cells));
+	memset(c->filter, 0, (size_t)1 << c->filter_bits);
 	c->based = false;
 	c->st.entries = 0;
 	c->st.bytes = 0;
@@ -372,6 +356,7 @@ void cache_free(cache *c)
 		return;
 	slab_clear(&c->slab);
 	free(c->cells);
+	free(c->filter);
 	free(c);
 }
 

@@ -37,8 +37,7 @@ static inline void copy_qname(uint8_t *dst, const uint8_t *src, size_t n)
 typedef struct entry_view {
 	const uint8_t *src;    /* the stored reply */
 	size_t len;
-	size_t n_ttl;
-	const uint8_t *ttls;   /* n_ttl big-endian offsets, ascending; NULL: walk */
+	const uint8_t *ttls;   /* big-endian offsets, one per TTL, ascending; NULL: walk */
 	size_t opt_at;         /* the stored OPT; 0: none */
 	const uint8_t *chain;  /* n_chain names; NULL: none */
 	size_t n_chain;
@@ -49,14 +48,17 @@ static inline void view(const cache_entry *e, entry_view *v)
 	unsigned ext = ce_ext(e);
 	v->src = e->reply;
 	v->len = ce_len(e);
-	v->n_ttl = ce_n_ttl(e, ext);
-	const uint8_t *p = v->src + v->len + (ext ? 1 : 0);
-	v->ttls = (e->flags & CE_WALK) ? NULL : p;
-	if (v->ttls)
-		p += 2 * v->n_ttl;
+	v->ttls = (e->flags & CE_WALK) ? NULL : v->src + v->len + (ext ? 1 : 0);
 	v->opt_at = 0;
 	v->chain = NULL;
 	v->n_chain = 0;
+	if (!ext)
+		return;
+	/* past the TTL offsets (their count only matters here and when the
+	 * TTLs are patched) */
+	const uint8_t *p = v->src + v->len + 1;
+	if (v->ttls)
+		p += 2 * ce_n_ttl(e, ext);
 	if (ext & CX_OPT) {
 		v->opt_at = get16(p);
 		p += 2;
@@ -65,6 +67,13 @@ static inline void view(const cache_entry *e, entry_view *v)
 		v->n_chain = *p;
 		v->chain = p + 1;
 	}
+}
+
+/* Records with a TTL (ce_n_ttl): every one but a stored OPT. */
+static inline size_t view_n_ttl(const entry_view *v)
+{
+	const uint8_t *h = v->src;
+	return (size_t)get16(h + 6) + get16(h + 8) + get16(h + 10) - (v->opt_at ? 1 : 0);
 }
 
 /* The end of `count` records from pos (the stored reply is well-formed). */
@@ -119,8 +128,8 @@ static __attribute__((noinline)) size_t write_fallback(const entry_view *v, cons
 }
 
 /* Writes e's answer for q; every TTL becomes ttl_set if >= 0, else is
- * decreased by dec. Returns the length or 0. */
-static size_t entry_write(const entry_view *v, const wire_query *q, uint8_t *out, size_t cap,
+ * decreased by dec. Returns the length or 0. Inline: it is most of a hit. */
+static inline __attribute__((always_inline)) size_t entry_write(const entry_view *v, const wire_query *q, uint8_t *out, size_t cap,
 			  uint32_t dec, int64_t ttl_set, cache_hit *hit)
 {
 	const uint8_t *src = v->src;
@@ -168,7 +177,7 @@ static size_t entry_write(const entry_view *v, const wire_query *q, uint8_t *out
 		return n;
 	ttl_iter it;
 	ttl_iter_init(&it, src, v->ttls, WIRE_HDR_LEN + (size_t)q->qname_len + 4);
-	for (size_t i = 0; i < v->n_ttl; i++) {
+	for (size_t i = 0, n_ttl = view_n_ttl(v); i < n_ttl; i++) {
 		size_t off = ttl_next(&it);
 		if (off >= limit)
 			break;
@@ -178,7 +187,9 @@ static size_t entry_write(const entry_view *v, const wire_query *q, uint8_t *out
 	return n;
 }
 
-static size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out, size_t cap,
+/* Inline in both callers: with stale_ok a constant, cache_answer carries
+ * no serve-stale code, and a probe that misses costs no call. */
+static inline __attribute__((always_inline)) size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out, size_t cap,
 		    cache_hit *hit, bool stale_ok)
 {
 	cache_hit dummy;
@@ -188,7 +199,8 @@ static size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out
 	memset(hit, 0, sizeof(*hit));
 	if (c == NULL || c->cells == NULL)
 		return 0;
-	if (q == NULL || !q->has_question || out == NULL) {
+	if (q == NULL || !q->has_question || out == NULL ||
+	    c->filter[cache_filter_slot_q(c, q)] == 0) {   /* certainly not there */
 		c->st.misses++;
 		return 0;
 	}

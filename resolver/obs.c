@@ -5,17 +5,23 @@
  * HTTP thread reads them with relaxed atomic loads (OBS_INC stores with a
  * relaxed atomic store, which on x86 is an ordinary mov: no locked
  * instruction per query). Rule counters live in a growable array, so
- * growing and reading it take the worker's obs lock; a hit on a rule takes
- * it too, which only vendor names do. So that a burst of blocked queries
- * pays for one lock, not one per query, the worker keeps the lock from the
- * first such query until the end of that loop pass (obs_hold): an event
- * activated then runs after every callback already queued, and releases it.
- * A reader waits at most one pass.
+ * growing it (a rule seen for the first time) and reading it take the
+ * worker's obs lock; its counters are plain counters like the rest (only
+ * this worker moves the array, under the lock, so it may bump them
+ * without). So that a burst of queries that change a table pays for one
+ * lock, not one per query, the worker keeps the lock from the first such
+ * query until the end of that loop pass (obs_hold): an event activated then
+ * runs after every callback already queued, and releases it. A reader waits
+ * at most one pass.
  *
- * The exposure table (per client and vendor) is touched by those same
- * queries, under that same lock: a hash of indices into one array, and a
- * recency list through it whose tail is evicted when the table is full.
- * A query that no rule decided never reaches it.
+ * The exposure table (per client and vendor) is touched by every query a
+ * rule decided: a hash of indices into one array, and a recency list
+ * through it whose tail is evicted when the table is full. A query that no
+ * rule decided never reaches it. Its shape (entries, links, rule lists)
+ * changes under the lock; a query whose entry is already the most recent
+ * one, its rule already listed, only bumps that entry's counters and times,
+ * with relaxed stores, so a run of one client's lookups of one vendor takes
+ * no lock at all (the common case: a blocked tracker asked again and again).
  */
 #include "resolver/obs.h"
 #include "resolver/qlog.h"
@@ -23,9 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#define OBS_INC(x) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
-#define OBS_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
 
 /* Upper bounds of the latency buckets, in microseconds; the last is +Inf. */
 const uint64_t obs_lat_bounds_us[OBS_LAT_BUCKETS] = {
@@ -175,14 +178,11 @@ static int rule_intern(obs_worker *o, const policy_rule *r)
 	return (int)o->n_rules++;
 }
 
-int obs_rule_ref(worker *w, const policy_rule *r)
+/* obs_rule_ref (obs.h) when the memo does not have r. */
+int obs_rule_ref_slow(worker *w, const policy_rule *r)
 {
-	if (!r)
-		return -1;
 	obs_worker *o = w->obs;
 	size_t slot = ((uintptr_t)r >> 4) % (sizeof(o->memo) / sizeof(o->memo[0]));
-	if (o->memo[slot].r == r)
-		return o->memo[slot].ref;
 	obs_hold(o);
 	int ref = rule_intern(o, r);
 	if (ref >= 0) {
@@ -323,34 +323,100 @@ static uint32_t expo_find(obs_expo_table *t, const cfg_ip *ip, int vendor_ref, i
 	return i;
 }
 
-/* Counts a rule-decided query for its client and the rule's vendor. */
-static void expo_touch(obs_worker *o, const query_event *e)
+/* The head entry, if it is (ip, vendor_ref)'s; else EXPO_NIL. Stored
+ * addresses have their unused octets zeroed, so an IPv4 one compares in
+ * its 4. */
+static inline uint32_t expo_head(const obs_expo_table *t, const cfg_ip *ip, int vendor_ref)
+{
+	if (t->head == EXPO_NIL)
+		return EXPO_NIL;
+	const obs_expo *x = &t->v[t->head];
+	if (x->vendor_ref != vendor_ref || x->client.family != ip->family)
+		return EXPO_NIL;
+	bool same = ip->family == 4 ? !memcmp(x->client.addr, ip->addr, 4)
+				    : expo_word(x->client.addr) == expo_word(ip->addr) &&
+				      expo_word(x->client.addr + 8) == expo_word(ip->addr + 8);
+	return same ? t->head : EXPO_NIL;
+}
+
+/* Whether counting rule_ref in x needs no change to its rule list. */
+static inline bool expo_listed(const obs_expo *x, int rule_ref)
+{
+	for (size_t k = 0; k < x->n_rules; k++)
+		if (x->rules[k] == rule_ref)
+			return true;
+	return x->n_rules == OBS_EXPO_RULES;
+}
+
+/* Counts a query in entry x (the lock is not needed: see the top). */
+static inline void expo_count(obs_expo *x, policy_verdict verdict, int64_t now)
+{
+	if (now > x->last)
+		__atomic_store_n(&x->last, now, __ATOMIC_RELAXED);
+	if (now < x->first)
+		__atomic_store_n(&x->first, now, __ATOMIC_RELAXED);  /* the wall clock stepped back */
+	switch (verdict) {
+	case POLICY_BLOCK: OBS_INC(x->blocked); break;
+	case POLICY_AUDIT: OBS_INC(x->audited); break;
+	case POLICY_EXEMPT: OBS_INC(x->exempt); break;
+	case POLICY_PASS: break;
+	}
+}
+
+/* expo_touch when the table's shape changes: under the lock. */
+static __attribute__((noinline)) void expo_touch_locked(obs_worker *o, const cfg_ip *ip,
+							 int rule_ref, policy_verdict verdict,
+							 int64_t now)
 {
 	obs_expo_table *t = &o->expo;
-	if (!t->max || !e->client)
-		return;
-	uint32_t i = expo_find(t, e->client, o->rules[e->rule_ref].vendor_ref, e->now);
+	obs_hold(o);
+	uint32_t i = expo_find(t, ip, o->rules[rule_ref].vendor_ref, now);
 	if (i == EXPO_NIL)
 		return;
 	obs_expo *x = &t->v[i];
-	if (e->now > x->last)
-		x->last = e->now;
-	if (e->now < x->first)
-		x->first = e->now;  /* the wall clock stepped back */
-	switch (e->verdict) {
-	case POLICY_BLOCK: x->blocked++; break;
-	case POLICY_AUDIT: x->audited++; break;
-	case POLICY_EXEMPT: x->exempt++; break;
-	case POLICY_PASS: break;
-	}
+	expo_count(x, verdict, now);
 	for (size_t k = 0; k < x->n_rules; k++)
-		if (x->rules[k] == e->rule_ref)
+		if (x->rules[k] == rule_ref)
 			return;
 	if (x->n_rules < OBS_EXPO_RULES)
-		x->rules[x->n_rules++] = e->rule_ref;
+		x->rules[x->n_rules++] = rule_ref;
 }
 
-void obs_query(worker *w, const query_event *e)
+/* Counts a rule-decided query for its client and the rule's vendor: without
+ * the lock when only the head entry's counters change (see the top). */
+static inline void expo_touch(obs_worker *o, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
+			      int64_t now)
+{
+	obs_expo_table *t = &o->expo;
+	if (!t->max || !ip)
+		return;
+	uint32_t i = expo_head(t, ip, o->rules[rule_ref].vendor_ref);
+	if (i == EXPO_NIL || !expo_listed(&t->v[i], rule_ref)) {
+		expo_touch_locked(o, ip, rule_ref, verdict, now);
+		return;
+	}
+	expo_count(&t->v[i], verdict, now);
+}
+
+void obs_rule_hit(worker *w, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
+		  bool cloaked, int64_t now)
+{
+	obs_worker *o = w->obs;
+	obs_rule *x = &o->rules[rule_ref];
+	switch (verdict) {
+	case POLICY_BLOCK:
+		OBS_INC(x->blocked);
+		if (cloaked)
+			OBS_INC(x->cloaked);
+		break;
+	case POLICY_AUDIT: OBS_INC(x->audited); break;
+	case POLICY_EXEMPT: OBS_INC(x->exempt); break;
+	case POLICY_PASS: break;
+	}
+	expo_touch(o, ip, rule_ref, verdict, now);
+}
+
+void obs_query_more(worker *w, const query_event *e)
 {
 	obs_worker *o = w->obs;
 	if (e->ratelimited) {
@@ -366,17 +432,8 @@ void obs_query(worker *w, const query_event *e)
 		OBS_INC(o->cached);
 	if (e->stale)
 		OBS_INC(o->stale);
-	if (e->rule_ref >= 0 && e->verdict != POLICY_PASS) {
-		obs_hold(o);
-		obs_rule *x = &o->rules[e->rule_ref];
-		switch (e->verdict) {
-		case POLICY_BLOCK: x->blocked++; x->cloaked += e->cloaked; break;
-		case POLICY_AUDIT: x->audited++; break;
-		case POLICY_EXEMPT: x->exempt++; break;
-		case POLICY_PASS: break;
-		}
-		expo_touch(o, e);
-	}
+	if (e->rule_ref >= 0 && e->verdict != POLICY_PASS)
+		obs_rule_hit(w, e->client, e->rule_ref, e->verdict, e->cloaked, e->now);
 	qlog_write(w, e);
 }
 
@@ -458,10 +515,11 @@ int obs_rules_collect(obs_worker *o, obs_rule_row **rows, size_t *n, size_t *cap
 			r->rule = x->rule;
 			r->action = x->action;
 		}
-		r->blocked += x->blocked;
-		r->audited += x->audited;
-		r->exempt += x->exempt;
-		r->cloaked += x->cloaked;
+		/* the worker bumps these without the lock (see the top) */
+		r->blocked += __atomic_load_n(&x->blocked, __ATOMIC_RELAXED);
+		r->audited += __atomic_load_n(&x->audited, __ATOMIC_RELAXED);
+		r->exempt += __atomic_load_n(&x->exempt, __ATOMIC_RELAXED);
+		r->cloaked += __atomic_load_n(&x->cloaked, __ATOMIC_RELAXED);
 	}
 	if (locked)
 		pthread_mutex_unlock(&o->lock);
@@ -482,11 +540,12 @@ int obs_expo_collect(obs_worker *o, obs_expo_row **rows, size_t *n, size_t *cap)
 		}
 		r->client = x->client;
 		r->vendor = o->rules[x->vendor_ref].vendor;
-		r->first = x->first;
-		r->last = x->last;
-		r->audited = x->audited;
-		r->blocked = x->blocked;
-		r->exempt = x->exempt;
+		/* the worker bumps these without the lock (see the top) */
+		r->first = __atomic_load_n(&x->first, __ATOMIC_RELAXED);
+		r->last = __atomic_load_n(&x->last, __ATOMIC_RELAXED);
+		r->audited = __atomic_load_n(&x->audited, __ATOMIC_RELAXED);
+		r->blocked = __atomic_load_n(&x->blocked, __ATOMIC_RELAXED);
+		r->exempt = __atomic_load_n(&x->exempt, __ATOMIC_RELAXED);
 		for (size_t k = 0; k < x->n_rules; k++)
 			r->rules[k] = o->rules[x->rules[k]].rule;
 		r->n_rules = x->n_rules;

@@ -126,14 +126,70 @@ void obs_yield(obs_worker *o);
 /* Forgets rule pointers of the old policy (called on reload). */
 void obs_worker_policy_changed(obs_worker *o);
 
+/* Plain counters: written by their worker alone, read by the HTTP thread
+ * with relaxed loads. A relaxed store is a plain mov on x86: no locked
+ * instruction per query. */
+#define OBS_INC(x) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED)
+#define OBS_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+
+int obs_rule_ref_slow(worker *w, const policy_rule *r);
+
 /* A stable small number for a rule, kept across reloads (by vendor and rule
  * id), so that a query decided before a reload and answered after it still
- * names its rule. -1 for NULL. */
-int obs_rule_ref(worker *w, const policy_rule *r);
+ * names its rule. -1 for NULL. Inline: every decided query asks, and the
+ * rule is nearly always in the memo. */
+static inline int obs_rule_ref(worker *w, const policy_rule *r)
+{
+	if (!r)
+		return -1;
+	obs_worker *o = w->obs;
+	size_t slot = ((uintptr_t)r >> 4) % (sizeof(o->memo) / sizeof(o->memo[0]));
+	if (o->memo[slot].r == r)
+		return o->memo[slot].ref;
+	return obs_rule_ref_slow(w, r);
+}
+
+/* obs_query out of line: every case, for the rate-limited and the logged. */
+void obs_query_more(worker *w, const query_event *e);
+
+/* obs_query's part for a query a rule decided (verdict not PASS): the
+ * rule's counters and the exposure table. */
+void obs_rule_hit(worker *w, const cfg_ip *ip, int rule_ref, policy_verdict verdict,
+		  bool cloaked, int64_t now);
+
+/* Whether an answer that was not rate-limited needs only obs_count and
+ * obs_rule_hit (what obs_query would do): the query log is off, a busy
+ * server's default. Lets the query path skip building the event. */
+static inline bool obs_log_off(const worker *w)
+{
+	return w->cfg->log.queries == CFG_LOGQ_OFF;
+}
+
+/* The counters of one answer sent. */
+static inline void obs_count(worker *w, transport t, uint16_t rcode, uint64_t latency_us,
+			     bool cached, bool stale)
+{
+	obs_worker *o = w->obs;
+	OBS_INC(o->answers[t][rcode < OBS_RCODES ? rcode : OBS_RCODES - 1]);
+	OBS_ADD(o->latency_sum_us, latency_us);
+	if (cached)
+		OBS_INC(o->cached);
+	if (stale)
+		OBS_INC(o->stale);
+}
 
 /* Once per answered query, and once per query dropped by the rate limit
  * (e->dropped: no answer counted). */
-void obs_query(worker *w, const query_event *e);
+static inline void obs_query(worker *w, const query_event *e)
+{
+	if (e->ratelimited || !obs_log_off(w)) {
+		obs_query_more(w, e);
+		return;
+	}
+	obs_count(w, e->t, e->rcode, e->latency_us, e->cached, e->stale);
+	if (e->rule_ref >= 0 && e->verdict != POLICY_PASS)
+		obs_rule_hit(w, e->client, e->rule_ref, e->verdict, e->cloaked, e->now);
+}
 
 /* One upstream attempt ended: its round trip, or a failure. */
 typedef enum obs_up_result {
