@@ -88,12 +88,6 @@ static tcp_list *conns(worker *w)
 	return (tcp_list *)w->tcp_conns;
 }
 
-size_t tcp_conn_count(const worker *w)
-{
-	const tcp_list *l = w->tcp_conns;
-	return l ? l->n : 0;
-}
-
 static void list_remove(tcp_list *l, tcp_conn *c)
 {
 	if (c->prev)

@@ -62,8 +62,6 @@ tcp_server *tcp_server_new_kind(worker *w, const cfg_addr *a, bool reuseport, co
 void tcp_server_free(tcp_server *s);
 /* Closes every connection, TCP and TLS (at shutdown). */
 void tcp_close_all(worker *w);
-/* How many TCP and TLS connections w has open. */
-size_t tcp_conn_count(const worker *w);
 
 void tcp_conn_ref(tcp_conn *c);
 void tcp_conn_unref(tcp_conn *c);

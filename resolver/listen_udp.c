@@ -9,16 +9,6 @@
  * socket's read is a worker batch too (worker_batch_begin/end), and every
  * answer queued meanwhile goes out in udp_flush_all at its end. Outside a
  * batch (a timer, a TCP-borne query) an answer is sent at once.
- *
- * Lingering: a worker that has nothing else to wait for (one UDP socket, no
- * upstream query in flight, no open TCP connection) waits for its next
- * datagram inside recvmmsg itself, as a dedicated UDP thread would, instead
- * of going back to epoll after every batch: that saves an epoll_wait and a
- * loop pass per batch, about 3% of the time of a cache hit or a blocked
- * answer. So that the socket can block there, it is a blocking socket and
- * every other call on it passes MSG_DONTWAIT. A pass lingers for at most
- * UDP_LINGER_PASS_US, and a wait ends after one kernel tick (SO_RCVTIMEO),
- * so timers, HTTP and new TCP clients wait a few milliseconds at most.
  */
 #include "resolver/listen_udp.h"
 
@@ -30,8 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "resolver/fwd.h"
-#include "resolver/listen_tcp.h"
 #include "resolver/netaddr.h"
 #include "resolver/obs.h"
 #include "resolver/query.h"
@@ -40,8 +28,6 @@
 #define UDP_ROUNDS 4                 /* batches per wakeup, then let other events run */
 #define UDP_QUERY_MAX 2048           /* larger datagrams are not queries we answer */
 #define UDP_RCVBUF (4 << 20)         /* absorbs bursts while the loop is busy */
-#define UDP_LINGER_PASS_US 1000      /* reading this long, a lingering pass yields to the loop */
-#define UDP_LINGER_WAIT_US 1000      /* one idle wait; the kernel rounds it up to a tick */
 
 struct udp_listener {
 	worker *w;
@@ -90,7 +76,7 @@ static void flush(udp_listener *l)
 		return;
 	unsigned done = 0;
 	while (done < l->n_out) {
-		int n = sendmmsg(l->fd, l->out_msg + done, l->n_out - done, MSG_DONTWAIT);
+		int n = sendmmsg(l->fd, l->out_msg + done, l->n_out - done, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -103,33 +89,19 @@ static void flush(udp_listener *l)
 	l->n_out = 0;
 }
 
-/* Whether to wait for the next datagram in recvmmsg (see the top): nothing
- * else of this worker can be waiting, and the pass that began at start_us
- * (monotonic) has not had its share. */
-static bool may_linger(const udp_listener *l, uint64_t start_us)
-{
-	const worker *w = l->w;
-	return w->n_udp == 1 && !w->stopping && !fwd_inflight(w->fwd) && !tcp_conn_count(w) &&
-	       w->tick.mono_us - start_us < UDP_LINGER_PASS_US;
-}
-
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	udp_listener *l = arg;
 	worker *w = l->w;
-	int flags = MSG_DONTWAIT;
-	uint64_t start_us = 0;
 	(void)what;
-	for (int round = 0;; round++) {
+	for (int round = 0; round < UDP_ROUNDS; round++) {
 		for (int i = 0; i < UDP_BATCH; i++)
 			l->in_msg[i].msg_hdr.msg_namelen = sizeof(l->in_sa[i]);
-		int n = recvmmsg(fd, l->in_msg, UDP_BATCH, flags, NULL);
+		int n = recvmmsg(fd, l->in_msg, UDP_BATCH, 0, NULL);
 		if (n <= 0)
-			return;  /* EAGAIN (or a linger that timed out), or an ICMP error of an earlier send */
+			return;  /* EAGAIN, or an ICMP error of an earlier send */
 		worker_batch_begin(w);  /* one reading of the clocks per batch */
 		uint64_t t0 = w->tick.mono_us;
-		if (round == 0)
-			start_us = t0;
 		for (int i = 0; i < n; i++) {
 			const struct msghdr *h = &l->in_msg[i].msg_hdr;
 			if (h->msg_flags & MSG_TRUNC) {
@@ -153,15 +125,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		}
 		w->out = w->out_own;
 		worker_batch_end(w);  /* the upstream queries, then the answers */
-		if (may_linger(l, start_us)) {
-			/* blocks for the first datagram, then takes what is there */
-			flags = MSG_WAITFORONE;
-			obs_yield(w->obs);  /* an HTTP reader need not wait for a linger */
-		} else if (n == UDP_BATCH && round + 1 < UDP_ROUNDS) {
-			flags = MSG_DONTWAIT;
-		} else {
+		if (n < UDP_BATCH)
 			return;
-		}
 	}
 }
 
@@ -197,7 +162,7 @@ void udp_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		l->out_msg[i].msg_hdr.msg_namelen = c->salen;
 		return;
 	}
-	if (sendto(c->fd, pkt, len, MSG_DONTWAIT, (const struct sockaddr *)&c->sa, c->salen) < 0)
+	if (sendto(c->fd, pkt, len, 0, (const struct sockaddr *)&c->sa, c->salen) < 0)
 		w->stats.dropped++;
 }
 
@@ -221,14 +186,10 @@ udp_listener *udp_listener_new(worker *w, const cfg_addr *a, bool reuseport, cha
 		l->out_msg[i].msg_hdr = (struct msghdr){ .msg_name = &l->out_sa[i],
 							 .msg_iov = &l->out_iov[i], .msg_iovlen = 1 };
 	}
-	/* blocking, for the linger; every other call says MSG_DONTWAIT */
-	l->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	l->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		goto fail;
 	int one = 1, rcv = UDP_RCVBUF;
-	struct timeval linger = { .tv_sec = 0, .tv_usec = UDP_LINGER_WAIT_US };
-	if (setsockopt(l->fd, SOL_SOCKET, SO_RCVTIMEO, &linger, sizeof(linger)) < 0)
-		goto fail;  /* without it a linger could block for good */
 	if (ss.ss_family == AF_INET6)
 		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (reuseport)

@@ -66,11 +66,6 @@ static void obs_hold(obs_worker *o)
 	event_active(o->release_ev, EV_READ, 0);
 }
 
-void obs_yield(obs_worker *o)
-{
-	obs_release(-1, 0, o);
-}
-
 /* For the readers: false when this very thread holds the lock already (HTTP
  * runs on worker 0's loop, maybe in the pass that took it). Only the holder
  * can see held set with itself as holder, so the racy look is safe. */

@@ -119,10 +119,6 @@ typedef struct obs_worker {
  * by an event on it at the end of the loop pass. */
 obs_worker *obs_worker_new(struct event_base *base, size_t n_upstreams, size_t exposure_max);
 void obs_worker_free(obs_worker *o);
-/* Releases the rule-counter lock held since the first rule-decided query
- * of this loop pass, before a pass that goes on for long (a UDP linger);
- * the next such query takes it again. The worker's own thread only. */
-void obs_yield(obs_worker *o);
 /* Forgets rule pointers of the old policy (called on reload). */
 void obs_worker_policy_changed(obs_worker *o);
 
