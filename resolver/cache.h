@@ -33,12 +33,13 @@
  * upstream's OPT, and 2 octets per record for TTL offsets unless every
  * owner is a compression pointer; the index adds 10 octets per entry
  * (64-bit cells, at most 4 in 5 full), and a filter that tells most misses
- * without hashing the key 4 more (one-octet counters). A minimal A answer
- * for a 20-octet name takes 66 octets in all. Eviction is CLOCK (second
- * chance), its hand sweeping the slab, in O(1) amortized; expired entries are reclaimed
- * lazily, when a lookup meets them or the clock hand passes them. With
- * serve-stale (stale_max > 0, RFC 8767) they stay until then, so an
- * expired answer can still be served when every upstream fails.
+ * without hashing the key 2 to 4 more (one-octet counters, a power of two).
+ * A minimal A answer for a 20-octet name takes about 70 octets in all.
+ * Eviction is CLOCK (second chance), its hand sweeping the slab, in O(1)
+ * amortized; expired entries are reclaimed lazily, when a lookup meets
+ * them or the clock hand passes them. With serve-stale (stale_max > 0,
+ * RFC 8767) they stay until then, so an expired answer can still be served
+ * when every upstream fails.
  */
 #ifndef EMBARGO_RESOLVER_CACHE_H
 #define EMBARGO_RESOLVER_CACHE_H
