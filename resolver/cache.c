@@ -299,6 +299,67 @@ void cache_rebase(cache *c, uint64_t now_ms)
 	c->base = base;
 }
 
+static uint32_t first_cap(const cache *c)
+{
+	return c->o.entries < CACHE_INDEX_FIRST ? (uint32_t)c->o.entries : CACHE_INDEX_FIRST;
+}
+
+/*
+ * Makes the index and the filter for cap entries and, if move, moves every
+ * entry of the old ones in: a cell carries its hash, so it is placed
+ * without reading its entry; the filter is counted again from the entries.
+ * On ENOMEM returns -1 and keeps the old ones.
+ */
+static int index_make(cache *c, uint32_t cap, bool move)
+{
+	/* At the limit at most 4 cells in 5 full; below it, while the
+	 * arrays are small, at most 1 in 2 (shorter probes). A whole line
+	 * more for tiny caches. */
+	uint32_t n_cells = cap < c->o.entries ? 2 * cap + 8 : cap + cap / 4 + 8;
+	unsigned bits = 4;
+	while ((1u << bits) < (uint64_t)cap * CACHE_FILTER_PER_ENTRY)
+		bits++;
+	uint64_t *cells = calloc(n_cells, sizeof(*cells));
+	uint8_t *filter = calloc((size_t)1 << bits, 1);
+	if (cells == NULL || filter == NULL) {
+		free(cells);
+		free(filter);
+		return -1;
+	}
+	uint64_t *old = c->cells;
+	uint32_t n_old = c->n_cells;
+	free(c->filter);
+	c->cells = cells;
+	c->n_cells = n_cells;
+	c->filter = filter;
+	c->filter_bits = bits;
+	c->index_cap = cap;
+	for (uint32_t j = 0; move && j < n_old; j++) {
+		if (old[j] == 0)
+			continue;
+		uint32_t i = cache_home(c, (uint32_t)(old[j] >> 32));
+		while (cells[i] != 0)
+			i = cache_next_cell(c, i);
+		cells[i] = old[j];
+		filter_add(c, cache_entry_at(c, (cache_ref)old[j]));
+	}
+	free(old);
+	return 0;
+}
+
+bool cache_room(cache *c)
+{
+	if (c->st.entries < c->index_cap)
+		return true;
+	if (c->index_cap >= c->o.entries)
+		return false;
+	uint64_t cap = (uint64_t)c->index_cap * 2;
+	if (cap > c->o.entries)
+		cap = c->o.entries;
+	/* without memory to grow, the cache stays at its size and evicts */
+	return index_make(c, (uint32_t)cap, true) == 0;
+}
+
 cache *cache_new(const cache_opts *o)
 {
 	if (o == NULL || o->min_ttl > o->max_ttl || o->entries > CACHE_ENTRIES_MAX) {
@@ -312,14 +373,7 @@ cache *cache_new(const cache_opts *o)
 	slab_init(&c->slab);
 	if (o->entries == 0)
 		return c;
-	/* At most 4 cells in 5 full; a whole line more for tiny caches. */
-	c->n_cells = o->entries + o->entries / 4 + 8;
-	c->cells = calloc(c->n_cells, sizeof(*c->cells));
-	c->filter_bits = 4;
-	while ((1u << c->filter_bits) < (uint64_t)o->entries * CACHE_FILTER_PER_ENTRY)
-		c->filter_bits++;
-	c->filter = calloc((size_t)1 << c->filter_bits, 1);
-	if (c->cells == NULL || c->filter == NULL) {
+	if (index_make(c, first_cap(c), false) < 0) {
 		cache_free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -343,8 +397,11 @@ void cache_flush(cache *c)
 	if (c->cells == NULL)
 		return;
 	slab_clear(&c->slab);
-	memset(c->cells, 0, (size_t)c->n_cells * sizeof(*c->cells));
-	memset(c->filter, 0, (size_t)1 << c->filter_bits);
+	/* small again; on ENOMEM the big one stays, emptied */
+	if (c->index_cap <= first_cap(c) || index_make(c, first_cap(c), false) < 0) {
+		memset(c->cells, 0, (size_t)c->n_cells * sizeof(*c->cells));
+		memset(c->filter, 0, (size_t)1 << c->filter_bits);
+	}
 	c->based = false;
 	c->st.entries = 0;
 	c->st.bytes = 0;

@@ -130,12 +130,20 @@ static inline void *slab_ptr(const cache_slab *s, cache_ref ref)
  * cluster back (no tombstones). A lookup compares hashes within the index
  * and reads only the entry whose hash is the key's; at most 4 cells in 5
  * are full (n_cells >= 1.25 entries), so a miss reads a line or two.
+ *
+ * The index and the miss filter are first made for CACHE_INDEX_FIRST
+ * entries and double as the cache fills, up to o.entries; a flush makes
+ * them small again. A cache that holds a few thousand answers (a home
+ * network, a hot set) then probes a few tens of KiB that stay in the CPU's
+ * caches, not arrays sized for the limit, and takes only their memory.
  */
+#define CACHE_INDEX_FIRST 1024
 struct cache {
 	cache_opts o;
 	cache_stats st;
 	uint64_t *cells;          /* NULL: disabled */
 	uint32_t n_cells;
+	uint32_t index_cap;       /* entries the index is made for now (<= o.entries) */
 	uint8_t *filter;          /* the miss filter (below): 1 << filter_bits counters */
 	unsigned filter_bits;
 	uint64_t base;            /* born is relative to this (ms) */
@@ -363,6 +371,9 @@ void cache_remove_at(cache *c, long i);
 
 /* The cache is full: the clock evicts one entry. */
 void cache_evict(cache *c, uint64_t now_ms);
+/* Whether one more entry fits without an eviction: below the index's size,
+ * or after doubling the index (up to o.entries; false without memory). */
+bool cache_room(cache *c);
 
 /* Adds entry ref, whose key hashes to hash (it must not be there yet). */
 void cache_add(cache *c, uint32_t hash, cache_ref ref);

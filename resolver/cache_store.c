@@ -189,7 +189,7 @@ static void insert(cache *c, const wire_query *q, const uint8_t *reply, size_t l
 	cache_key_make(c, q, &k);
 	long old = cache_find(c, &k);
 	/* Room first: the hand must not meet the newcomer half made. */
-	if (old < 0 && c->st.entries >= c->o.entries)
+	if (old < 0 && !cache_room(c))
 		cache_evict(c, now_ms);
 	cache_ref ref = slab_alloc(&c->slab, size);
 	if (ref == 0)

@@ -1,9 +1,11 @@
 /*
  * test_cache_index.c: the cache's own machinery: the open-addressing index
- * under churn (against a model), the slab (big entries, memory given
- * back), 32-bit times (a rebase after 49 days), long lifetimes.
+ * under churn (against a model), its growth from CACHE_INDEX_FIRST to the
+ * limit and back at a flush, the slab (big entries, memory given back),
+ * 32-bit times (a rebase after 49 days), long lifetimes.
  */
 #include "cache_test.h"
+#include "resolver/cache_impl.h"   /* index_cap, n_cells: the index's growth */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,6 +316,69 @@ static void test_filter_never_hides(void **state)
 	cache_free(c);
 }
 
+/*
+ * The index starts at CACHE_INDEX_FIRST entries and doubles up to the
+ * limit (here 5,000: 1,024 -> 2,048 -> 4,096 -> 5,000) as entries come in,
+ * without an eviction on the way; every entry stays findable across each
+ * growth, the filter included; at the limit the clock evicts; a flush
+ * makes the index small again, and it grows again after.
+ */
+static void test_index_grows(void **state)
+{
+	(void)state;
+	enum { N = 5000 };
+	cache *c = ct_cache(N, NULL);
+	const cache_stats *st = cache_get_stats(c);
+	assert_int_equal(c->index_cap, CACHE_INDEX_FIRST);
+	uint32_t small_cells = c->n_cells;
+	uint32_t seen[4] = { 0 };
+	size_t n_seen = 0;
+
+	for (int i = 0; i < N; i++) {
+		wire_query q;
+		q_of(&q, i);
+		assert_true(ct_insert(c, &q, named_reply(i, 300), T0));
+		if (n_seen == 0 || seen[n_seen - 1] != c->index_cap) {
+			assert_true(n_seen < 4);
+			seen[n_seen++] = c->index_cap;
+			/* at each growth, everything stored before is still there */
+			for (int j = 0; j <= i; j += 97)
+				assert_int_equal(lookup(c, j, T0), j);
+		}
+		assert_true(5 * (uint64_t)st->entries <= 4 * (uint64_t)c->n_cells);
+	}
+	assert_int_equal(n_seen, 4);
+	assert_int_equal(seen[1], 2 * CACHE_INDEX_FIRST);
+	assert_int_equal(seen[2], 4 * CACHE_INDEX_FIRST);
+	assert_int_equal(seen[3], N);
+	assert_int_equal(st->entries, N);
+	assert_int_equal(st->evictions, 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(lookup(c, i, T0), i);
+
+	/* full: one more name evicts one */
+	wire_query q;
+	q_of(&q, N);
+	assert_true(ct_insert(c, &q, named_reply(N, 300), T0));
+	assert_int_equal(st->entries, N);
+	assert_int_equal(st->evictions, 1);
+	assert_int_equal(c->index_cap, N);
+
+	cache_flush(c);
+	assert_int_equal(c->index_cap, CACHE_INDEX_FIRST);
+	assert_int_equal(c->n_cells, small_cells);
+	for (int i = 0; i < N; i += 13)
+		assert_int_equal(lookup(c, i, T0), -1);
+	for (int i = 0; i < 2 * CACHE_INDEX_FIRST; i++) {
+		q_of(&q, i);
+		assert_true(ct_insert(c, &q, named_reply(i, 300), T0));
+	}
+	assert_int_equal(c->index_cap, 2 * CACHE_INDEX_FIRST);
+	for (int i = 0; i < 2 * CACHE_INDEX_FIRST; i++)
+		assert_int_equal(lookup(c, i, T0), i);
+	cache_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_long_life),
 		cmocka_unit_test(test_clock_across_sizes),
 		cmocka_unit_test(test_filter_never_hides),
+		cmocka_unit_test(test_index_grows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
