@@ -113,6 +113,38 @@ void policy_free(policy *p);
 void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 		   const cfg_ip *client, int64_t now, policy_match *out);
 
+/*
+ * A lookup in two halves, for a batch of them (the daemon's recvmmsg
+ * batch). The lookup of a random name waits on memory twice: for the slot
+ * of the suffix it probes first, then for the record the slot points at.
+ * policy_prepare does the lookup's work up to that first probe (labels,
+ * lower-casing, hashing) and asks the CPU for the slot;
+ * policy_prepare_recs, once every lookup of the batch is prepared, asks
+ * for the record that slot points at; policy_decide_prepared then decides
+ * exactly as policy_decide would. The misses of the whole batch overlap
+ * instead of coming one after another.
+ */
+#define POLICY_PREP_PROBES 4
+typedef struct policy_prep {
+	_Alignas(16) uint8_t buf[272];  /* the name lower-cased, zero-padded */
+	uint8_t off[129];               /* each label's offset */
+	int n;                          /* labels; -1: not a name any entry can match */
+	uint32_t len;                   /* the name's octets */
+	/* the first suffixes probed, shortest first: label, hash, slot, tag */
+	uint8_t n_probes;
+	uint8_t probe_at[POLICY_PREP_PROBES];
+	uint16_t probe_tag[POLICY_PREP_PROBES];
+	uint32_t probe_slot[POLICY_PREP_PROBES];
+	uint64_t probe_hash[POLICY_PREP_PROBES];
+	/* where the walk goes on past them: label, depth, hash so far */
+	int next_i, next_d;
+	uint64_t next_hash;
+} policy_prep;
+void policy_prepare(const policy *p, const uint8_t *qname, policy_prep *pp);
+void policy_prepare_recs(const policy *p, const policy_prep *pp);
+void policy_decide_prepared(const policy *p, const policy_prep *pp, uint16_t qtype,
+			    const cfg_ip *client, int64_t now, policy_match *out);
+
 /* The first instant after `now` at which some rule starts or ends;
  * CFG_TIME_NEVER when none is left. */
 int64_t policy_next_change(const policy *p, int64_t now);

@@ -202,13 +202,78 @@ static inline void policy_copy_lower(uint8_t *buf, const uint8_t *src, size_t le
 	memcpy(buf + len, zero, 8);
 }
 
+_Static_assert(sizeof(((policy_prep *)0)->buf) == POLICY_NAME_BUF, "policy_prep.buf");
+_Static_assert(sizeof(((policy_prep *)0)->off) == POLICY_MAX_LABELS + 1, "policy_prep.off");
+
+/* The work before the probes: labels, the lower-cased copy, and the hashes
+ * of the first POLICY_PREP_PROBES suffixes whose label count some entry
+ * has (with their slots, when ask: policy_prepare), shortest first. */
+static inline void policy_prep_name(const policy *p, const uint8_t *qname, policy_prep *pp,
+				    bool ask)
+{
+	size_t len;
+	int n = policy_labels(qname, pp->off, &len);
+	pp->n = n;
+	pp->n_probes = 0;
+	if (n < 0)
+		return; /* not a name any entry can match */
+	pp->len = (uint32_t)len;
+	policy_copy_lower(pp->buf, qname, len);
+	int first = n > p->max_depth ? n - p->max_depth : 0;
+	uint64_t hash = POLICY_HASH_ROOT;
+	int i = n - 1, d = 0;
+	for (; i >= first && pp->n_probes < POLICY_PREP_PROBES; i--, d++) {
+		hash = policy_hash_label(hash, pp->buf + pp->off[i]);
+		if (!(p->depths >> (d & 63) & 1))
+			continue;
+		unsigned k = pp->n_probes++;
+		pp->probe_at[k] = (uint8_t)i;
+		pp->probe_hash[k] = hash;
+		if (ask) {
+			size_t slot = policy_slot_of(hash, p->n_slots);
+			pp->probe_slot[k] = (uint32_t)slot;
+			pp->probe_tag[k] = policy_tag_of(hash);
+			__builtin_prefetch(p->tags + slot);
+			__builtin_prefetch(p->offs + slot);
+		}
+	}
+	pp->next_i = i;   /* < first: nothing left to probe */
+	pp->next_d = d;
+	pp->next_hash = hash;
+}
+
+void policy_prepare(const policy *p, const uint8_t *qname, policy_prep *pp)
+{
+	policy_prep_name(p, qname, pp, true);
+}
+
+void policy_prepare_recs(const policy *p, const policy_prep *pp)
+{
+	for (unsigned k = 0; k < pp->n_probes; k++) {
+		/* only the home slot: a match further on is left to the lookup */
+		uint32_t slot = pp->probe_slot[k];
+		if (p->tags[slot] != pp->probe_tag[k])
+			continue;
+		uint32_t o = p->offs[slot];
+		__builtin_prefetch(p->recs + (o & POLICY_OFF_MASK));
+		if (o & POLICY_OFF_LEAF)
+			return;
+	}
+}
+
 void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 		   const cfg_ip *client, int64_t now, policy_match *out)
 {
-	/* aligned and padded: the hash and the comparison read whole words */
-	_Alignas(16) uint8_t buf[POLICY_NAME_BUF];
-	uint8_t off[POLICY_MAX_LABELS + 1];
-	size_t len;
+	policy_prep pp;
+	policy_prep_name(p, qname, &pp, false);
+	policy_decide_prepared(p, &pp, qtype, client, now, out);
+}
+
+void policy_decide_prepared(const policy *p, const policy_prep *pp, uint16_t qtype,
+			    const cfg_ip *client, int64_t now, policy_match *out)
+{
+	const uint8_t *buf = pp->buf, *off = pp->off;
+	size_t len = pp->len;
 	policy_walk w;
 
 	memset(out, 0, sizeof *out);
@@ -216,7 +281,7 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	if (w.group)
 		out->group = w.group->name;
 	/* an empty policy needs no test of its own: no depth has an entry */
-	int n = policy_labels(qname, off, &len);
+	int n = pp->n;
 	if (n < 0)
 		return; /* not a name any entry can match */
 
@@ -229,23 +294,34 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 	 * not probed; depths past 63 only get here when an entry has 64
 	 * labels or more, and then every bit of depths is set. The probes'
 	 * loads do not depend on one another, so the core overlaps their
-	 * misses without asking.
+	 * misses without asking. The first probes were hashed by
+	 * policy_prep_name.
 	 */
-	policy_copy_lower(buf, qname, len);
 	const uint32_t *offs = p->offs;
 	const uint64_t depths = p->depths;
 	int first = n > p->max_depth ? n - p->max_depth : 0;
-	uint64_t hash = POLICY_HASH_ROOT;
 	uint32_t hit_rec[POLICY_MAX_LABELS + 1];
 	uint8_t hit_at[POLICY_MAX_LABELS + 1];
 	int n_hit = 0;
 	size_t k;
-	if (p->has_root && (k = policy_find(p, hash, buf + len - 1, 1)) != SIZE_MAX) {
+	if (p->has_root && (k = policy_find(p, POLICY_HASH_ROOT, buf + len - 1, 1)) != SIZE_MAX) {
 		hit_rec[n_hit] = offs[k] & POLICY_OFF_MASK;
 		hit_at[n_hit++] = (uint8_t)(len - 1);
 	}
 	if (n_hit == 0 || !(offs[k] & POLICY_OFF_LEAF)) {
-		for (int i = n - 1, d = 0; i >= first; i--, d++) {
+		bool leaf = false;
+		for (unsigned j = 0; j < pp->n_probes && !leaf; j++) {
+			size_t at = off[pp->probe_at[j]];
+			k = policy_find(p, pp->probe_hash[j], buf + at, len - at);
+			if (k == SIZE_MAX)
+				continue;
+			hit_rec[n_hit] = offs[k] & POLICY_OFF_MASK;
+			hit_at[n_hit++] = (uint8_t)at;
+			leaf = offs[k] & POLICY_OFF_LEAF;
+		}
+		/* past the prepared probes, hashing on from where they stopped */
+		uint64_t hash = pp->next_hash;
+		for (int i = pp->next_i, d = pp->next_d; !leaf && i >= first; i--, d++) {
 			hash = policy_hash_label(hash, buf + off[i]);
 			if (!(depths >> (d & 63) & 1))
 				continue;
@@ -255,8 +331,7 @@ void policy_decide(const policy *p, const uint8_t *qname, uint16_t qtype,
 				continue;
 			hit_rec[n_hit] = offs[k] & POLICY_OFF_MASK;
 			hit_at[n_hit++] = (uint8_t)at;
-			if (offs[k] & POLICY_OFF_LEAF)
-				break;
+			leaf = offs[k] & POLICY_OFF_LEAF;
 		}
 	}
 

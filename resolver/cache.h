@@ -133,6 +133,13 @@ void cache_insert(cache *c, const wire_query *q, const uint8_t *reply, size_t le
 void cache_insert_plain(cache *c, const wire_query *q, const uint8_t *reply, size_t len,
 			const wire_reply *r, uint64_t now_ms);
 
+/* False when the cache certainly holds no answer for q (its miss filter);
+ * true when it may. Reads nothing but one octet of the filter. */
+bool cache_may_have(const cache *c, const wire_query *q);
+/* Counts a lookup the caller skipped because cache_may_have said no, as
+ * cache_answer would have counted it (a miss). */
+void cache_count_miss(cache *c);
+
 /*
  * Answers q from the cache into out[0..cap): the stored reply with q's ID
  * and question case, RA set, AA clear, every TTL less the whole seconds

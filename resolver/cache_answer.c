@@ -258,6 +258,18 @@ miss:
 	return 0;
 }
 
+bool cache_may_have(const cache *c, const wire_query *q)
+{
+	return c != NULL && c->cells != NULL && q->has_question &&
+	       c->filter[cache_filter_slot_q(c, q)] != 0;
+}
+
+void cache_count_miss(cache *c)
+{
+	if (c != NULL && c->cells != NULL)
+		c->st.misses++;
+}
+
 size_t cache_answer(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out, size_t cap,
 		    cache_hit *hit)
 {

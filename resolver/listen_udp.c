@@ -37,6 +37,7 @@ struct udp_listener {
 	struct iovec in_iov[UDP_BATCH];
 	struct sockaddr_storage in_sa[UDP_BATCH];
 	uint8_t in_buf[UDP_BATCH][UDP_QUERY_MAX];
+	query_ahead in_q[UDP_BATCH];         /* the batch parsed, lookups prepared */
 	struct mmsghdr out_msg[UDP_BATCH];
 	struct iovec out_iov[UDP_BATCH];
 	struct sockaddr_storage out_sa[UDP_BATCH];
@@ -102,6 +103,19 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			return;  /* EAGAIN, or an ICMP error of an earlier send */
 		worker_batch_begin(w);  /* one reading of the clocks per batch */
 		uint64_t t0 = w->tick.mono_us;
+		/* parse all and prepare their policy lookups, ask for the
+		 * records those need, then handle: the batch's memory misses
+		 * overlap (query.h) */
+		bool prepared[UDP_BATCH];
+		int n_prepared = 0;
+		for (int i = 0; i < n; i++) {
+			prepared[i] = !(l->in_msg[i].msg_hdr.msg_flags & MSG_TRUNC) &&
+				      query_parse_ahead(w, l->in_buf[i], l->in_msg[i].msg_len, &l->in_q[i]);
+			n_prepared += prepared[i];
+		}
+		for (int i = 0; n_prepared && i < n; i++)
+			if (prepared[i])
+				query_ahead_recs(w, &l->in_q[i]);
 		for (int i = 0; i < n; i++) {
 			const struct msghdr *h = &l->in_msg[i].msg_hdr;
 			if (h->msg_flags & MSG_TRUNC) {
@@ -121,7 +135,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			if (l->n_out == UDP_BATCH)
 				flush(l);
 			w->out = l->out_buf[l->n_out];  /* answers go straight to the batch */
-			query_handle(w, &c, l->in_buf[i], l->in_msg[i].msg_len);
+			query_handle_ahead(w, &c, &l->in_q[i]);
 		}
 		w->out = w->out_own;
 		worker_batch_end(w);  /* the upstream queries, then the answers */

@@ -261,14 +261,13 @@ static void answer_chaos(worker *w, const client *c, const wire_query *q, const 
 	send_and_report(w, c, q, n, &a);
 }
 
-void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
+/* prep: the policy lookup prepared for q (query_parse_ahead), or NULL. */
+static void handle(worker *w, const client *c, const wire_query *q, int rc, const policy_prep *prep)
 {
 	static const query_meta no_rule = { .verdict = POLICY_PASS, .rule_ref = -1 };
-	wire_query q;
-	int rc = wire_parse_query(pkt, len, &q);
 
 	w->stats.queries[c->t]++;
-	if (rc != WIRE_EDROP && rate_limited(w, c, &q, rc == WIRE_OK, &no_rule))
+	if (rc != WIRE_EDROP && rate_limited(w, c, q, rc == WIRE_OK, &no_rule))
 		return;
 	switch (rc) {
 	case WIRE_OK:
@@ -278,33 +277,33 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		return;
 	case WIRE_ENOTIMP:
 		w->stats.notimp++;
-		send_error(w, c, &q, WIRE_RCODE_NOTIMP, WIRE_EDE_NONE, NULL, &no_rule);
+		send_error(w, c, q, WIRE_RCODE_NOTIMP, WIRE_EDE_NONE, NULL, &no_rule);
 		return;
 	case WIRE_EBADVERS:
-		send_error(w, c, &q, WIRE_RCODE_BADVERS, WIRE_EDE_NONE, NULL, &no_rule);
+		send_error(w, c, q, WIRE_RCODE_BADVERS, WIRE_EDE_NONE, NULL, &no_rule);
 		return;
 	default:
 		w->stats.formerr++;
-		send_error(w, c, &q, WIRE_RCODE_FORMERR, WIRE_EDE_NONE, NULL, &no_rule);
+		send_error(w, c, q, WIRE_RCODE_FORMERR, WIRE_EDE_NONE, NULL, &no_rule);
 		return;
 	}
 
 	if (!access_allowed(w->cfg, &c->ip)) {
 		w->stats.refused_access++;
-		send_error(w, c, &q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL, &no_rule);
+		send_error(w, c, q, WIRE_RCODE_REFUSED, WIRE_EDE_PROHIBITED, NULL, &no_rule);
 		return;
 	}
-	if (q.qclass == WIRE_CLASS_CH) {
-		answer_chaos(w, c, &q, &no_rule);
+	if (q->qclass == WIRE_CLASS_CH) {
+		answer_chaos(w, c, q, &no_rule);
 		return;
 	}
-	if (q.qtype == WIRE_TYPE_ANY && c->t == TRANSPORT_UDP) {
+	if (q->qtype == WIRE_TYPE_ANY && c->t == TRANSPORT_UDP) {
 		/* RFC 8482: ANY over UDP is the amplifier's favourite. A TC answer
 		 * is no larger than the query; real clients ask again over TCP,
 		 * where ANY is forwarded (and the policy applies) as usual. */
-		size_t n = wire_build_tc(&q, w->out, client_answer_cap(c, &q));
+		size_t n = wire_build_tc(q, w->out, client_answer_cap(c, q));
 		answer_info a = { .meta = &no_rule, .upstream = -1, .rule_ref = -1 };
-		send_and_report(w, c, &q, n, &a);
+		send_and_report(w, c, q, n, &a);
 		return;
 	}
 
@@ -318,18 +317,26 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 	bool looked = false;
 	if (!w->cfg->n_groups && now >= w->plain_from && now < w->plain_until) {
 		looked = true;
-		n = cache_lookup(w, c, &q, &hit);
-		if (n && hit.plain) {
-			answer_hit(w, c, &q, &no_rule, n, &hit);
-			return;
+		if (prep) {
+			/* prepared only when the cache certainly has no answer */
+			cache_count_miss(w->cache);
+		} else {
+			n = cache_lookup(w, c, q, &hit);
+			if (n && hit.plain) {
+				answer_hit(w, c, q, &no_rule, n, &hit);
+				return;
+			}
 		}
 	}
 
 	policy_match m;
-	policy_decide(w->pol, q.qname, q.qtype, &c->ip, now, &m);
+	if (prep)
+		policy_decide_prepared(w->pol, prep, q->qtype, &c->ip, now, &m);
+	else
+		policy_decide(w->pol, q->qname, q->qtype, &c->ip, now, &m);
 	switch (m.verdict) {
 	case POLICY_BLOCK:
-		send_block(w, c, &q, &m, false, -1);
+		send_block(w, c, q, &m, false, -1);
 		return;
 	case POLICY_AUDIT:
 		w->stats.audited++;
@@ -342,16 +349,43 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 	}
 	query_meta meta = { .verdict = m.verdict, .rule_ref = obs_rule_ref(w, m.rule) };
 	if (!looked)
-		n = cache_lookup(w, c, &q, &hit);
+		n = cache_lookup(w, c, q, &hit);
 	if (n) {
-		answer_hit(w, c, &q, &meta, n, &hit);
+		answer_hit(w, c, q, &meta, n, &hit);
 		return;
 	}
 	w->stats.cache_misses++;
 	w->stats.forwarded++;
-	fwd_submit(w->fwd, c, &q, &meta);
+	fwd_submit(w->fwd, c, q, &meta);
 }
 
+bool query_parse_ahead(worker *w, const uint8_t *pkt, size_t len, query_ahead *a)
+{
+	a->rc = wire_parse_query(pkt, len, &a->q);
+	/* a name the cache may hold is most likely a plain hit, which never
+	 * asks the policy: preparing a lookup for it would only cost the hit */
+	a->prepared = a->rc == WIRE_OK && !cache_may_have(w->cache, &a->q);
+	if (a->prepared)
+		policy_prepare(w->pol, a->q.qname, &a->prep);
+	return a->prepared;
+}
+
+void query_ahead_recs(worker *w, const query_ahead *a)
+{
+	policy_prepare_recs(w->pol, &a->prep);
+}
+
+void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
+{
+	wire_query q;
+	int rc = wire_parse_query(pkt, len, &q);
+	handle(w, c, &q, rc, NULL);
+}
+
+void query_handle_ahead(worker *w, const client *c, const query_ahead *a)
+{
+	handle(w, c, &a->q, a->rc, a->prepared ? &a->prep : NULL);
+}
 void query_answer_reply(worker *w, const client *c, const wire_query *q, const query_meta *meta,
 			int up, const uint8_t *reply, size_t len, const wire_reply *r)
 {

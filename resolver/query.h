@@ -9,12 +9,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/policy.h"
 #include "resolver/daemon.h"
 #include "resolver/obs.h"
 
 /* Handles one query packet from client `c` (borrowed; the forwarder copies
  * what it keeps). */
 void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len);
+
+/*
+ * The same in three passes over a batch of packets (listen_udp.c), so that
+ * the policy's memory misses of the whole batch overlap (policy_prepare in
+ * policy.h). First pass, query_parse_ahead: parses pkt into a->q (which
+ * borrows pkt's EDNS options) and, unless the cache may hold the name,
+ * prepares its policy lookup; true when it did. Second, for those:
+ * query_ahead_recs asks for the policy records. Third: query_handle_ahead
+ * handles the query as query_handle would the packet.
+ */
+typedef struct query_ahead {
+	wire_query q;
+	int rc;              /* wire_parse_query's result */
+	bool prepared;
+	policy_prep prep;
+} query_ahead;
+bool query_parse_ahead(worker *w, const uint8_t *pkt, size_t len, query_ahead *a);
+void query_ahead_recs(worker *w, const query_ahead *a);
+void query_handle_ahead(worker *w, const client *c, const query_ahead *a);
 
 /*
  * Answers client `c`'s query `q` with the upstream reply `reply` (checked as

@@ -192,6 +192,13 @@ policy_match tc_decide(const policy *p, const char *name, uint16_t qtype, const 
 	if (client && cfg_ip_parse(client, &ip, &why) != 0)
 		fail_msg("bad test address %s: %s", client, why);
 	policy_decide(p, tc_wire(name), qtype, client ? &ip : NULL, now, &m);
+	/* the daemon's batched way (policy_prepare) must decide the same */
+	policy_prep pp;
+	policy_match m2;
+	policy_prepare(p, tc_wire(name), &pp);
+	policy_prepare_recs(p, &pp);
+	policy_decide_prepared(p, &pp, qtype, client ? &ip : NULL, now, &m2);
+	assert_memory_equal(&m, &m2, sizeof(m));
 	return m;
 }
 
