@@ -114,7 +114,7 @@ typedef struct daemon_ctx {
 	cfg *old_cfg;
 	policy *old_pol;
 	atomic_int reload_acks;        /* workers yet to switch */
-	struct event *reclaim_ev;      /* the last worker to switch fires it */
+	/* the last worker to switch posts WORKER_MAIL_RECLAIM to workers[0] */
 	bool reload_again;             /* asked for while one was under way */
 	bool reload_ok;                /* the last reload succeeded */
 	int64_t reload_time;           /* wall time of the last successful load */
@@ -132,8 +132,12 @@ struct worker {
 	 * over in the worker's own thread on a reload. */
 	const cfg *cfg;
 	const policy *pol;
-	struct event *reload_ev;
-	struct event *rearm_ev;        /* the wall clock stepped: re-arm policy_timer */
+	/* The mailbox (worker_post): other threads set bits in `mail` and
+	 * wake the loop through the eventfd. The base itself has no locks
+	 * (worker_base_new), so nothing else of it is touched from outside. */
+	atomic_uint mail;
+	int mail_fd;                   /* owned: an eventfd */
+	struct event *mail_ev;
 	struct event_base *base;       /* owned */
 	pthread_t thread;              /* workers 1..n-1 */
 	bool threaded;
@@ -166,7 +170,6 @@ struct worker {
 	/* +1 at every worker_policy_changed: a decision taken under an older
 	 * epoch may no longer hold. */
 	uint64_t policy_epoch;
-	struct event *stop_ev;         /* activated from the main thread */
 	struct event *stop_timer;
 	bool stopping;
 
@@ -239,9 +242,18 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 void worker_free(worker *w);
 /* Runs the loop until stopped (the thread function for workers 1..n-1). */
 void *worker_run(void *w);
-/* Asks a worker to stop: close listeners, finish in-flight queries within
- * a second, leave its loop. Any thread. */
-void worker_stop(worker *w);
+/* What a worker can be asked, from any thread, with worker_post. */
+enum {
+	WORKER_MAIL_RELOAD = 1,   /* take over d->cfg and d->pol (reload.c) */
+	WORKER_MAIL_REARM = 2,    /* the wall clock stepped: re-arm policy_timer */
+	WORKER_MAIL_STOP = 4,     /* close listeners, finish in-flight queries
+				     within a second, leave the loop */
+	WORKER_MAIL_RECLAIM = 8,  /* workers[0] only: every worker switched,
+				     the old snapshot can go (reload_reclaim) */
+};
+/* Sets bits in w's mailbox and wakes its loop; the worker handles them in
+ * its own thread. Any thread, the worker's own included. */
+void worker_post(worker *w, unsigned mail);
 
 /* Sends an answer to a client (UDP datagram or TCP frame); drops it when the
  * TCP connection is gone. */

@@ -133,15 +133,11 @@ void daemon_reload(daemon_ctx *d, const char *why)
 	d->pol = p;
 	atomic_store(&d->reload_acks, (int)d->n_workers);
 	for (size_t i = 0; i < d->n_workers; i++)
-		event_active(d->workers[i]->reload_ev, EV_READ, 0);
+		worker_post(d->workers[i], WORKER_MAIL_RELOAD);
 }
 
-/* Every worker has switched: the old config and policy can go. */
-static void on_reclaim(evutil_socket_t fd, short what, void *arg)
+void reload_reclaim(daemon_ctx *d)
 {
-	daemon_ctx *d = arg;
-	(void)fd;
-	(void)what;
 	policy_free(d->old_pol);
 	cfg_free(d->old_cfg);
 	d->old_pol = NULL;
@@ -161,11 +157,9 @@ static void on_reclaim(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int reload_setup(daemon_ctx *d)
+void reload_setup(daemon_ctx *d)
 {
 	d->reload_ok = true;
 	d->reload_time = (int64_t)time(NULL);
 	d->policy_version = 1;
-	d->reclaim_ev = event_new(d->workers[0]->base, -1, 0, on_reclaim, d);
-	return d->reclaim_ev ? 0 : -1;
 }

@@ -118,7 +118,7 @@ static void on_clock_set(evutil_socket_t fd, short what, void *arg)
 		 cfg_time_format((int64_t)time(NULL), t));
 	check_floor(d);
 	for (size_t i = 0; i < d->n_workers; i++)
-		event_active(d->workers[i]->rearm_ev, EV_READ, 0);
+		worker_post(d->workers[i], WORKER_MAIL_REARM);
 }
 
 static void clock_watch_start(daemon_ctx *d)
@@ -169,7 +169,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("serve", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	for (size_t i = 0; i < d->n_workers; i++)
-		worker_stop(d->workers[i]);
+		worker_post(d->workers[i], WORKER_MAIL_STOP);
 }
 
 /*
@@ -239,8 +239,6 @@ static void daemon_free(daemon_ctx *d)
 	if (d->sig_usr1)
 		event_free(d->sig_usr1);
 	qlog_free(d->qlog);  /* stopped early: writes out what was queued */
-	if (d->reclaim_ev)
-		event_free(d->reclaim_ev);
 	watch_free(d->watch);
 	for (size_t i = 0; i < d->n_workers; i++)
 		worker_free(d->workers[i]);
@@ -371,9 +369,9 @@ static int run(daemon_ctx *d, const serve_opts *o)
 	d->sig_int = evsignal_new(base, SIGINT, on_signal, d);
 	d->sig_hup = evsignal_new(base, SIGHUP, on_sighup, d);
 	if (!d->sig_term || !d->sig_int || !d->sig_hup || evsignal_add(d->sig_term, NULL) < 0 ||
-	    evsignal_add(d->sig_int, NULL) < 0 || evsignal_add(d->sig_hup, NULL) < 0 ||
-	    reload_setup(d) < 0)
+	    evsignal_add(d->sig_int, NULL) < 0 || evsignal_add(d->sig_hup, NULL) < 0)
 		return 1;
+	reload_setup(d);
 	d->sig_usr1 = evsignal_new(base, SIGUSR1, on_sigusr1, d);
 	if (!d->sig_usr1 || evsignal_add(d->sig_usr1, NULL) < 0)
 		return 1;

@@ -22,7 +22,11 @@ watch *watch_new(daemon_ctx *d);
 void watch_reset(watch *w);
 void watch_free(watch *w);
 
-/* Sets up reloading: the reclaim event (reload.c). 0 or -1. */
-int reload_setup(daemon_ctx *d);
+/* Sets up reloading's state (reload.c). */
+void reload_setup(daemon_ctx *d);
+/* Every worker has switched to the new snapshot: frees the old one, and
+ * starts a reload asked for meanwhile. workers[0]'s thread
+ * (WORKER_MAIL_RECLAIM). */
+void reload_reclaim(daemon_ctx *d);
 
 #endif

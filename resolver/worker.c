@@ -1,14 +1,20 @@
 /*
  * worker.c: one event loop and everything it owns: listeners, TCP
- * connections, the forwarding table. Stopping is asked from the main thread
- * by activating the worker's stop event, which then runs in the worker's own
- * thread: close the listeners, let in-flight queries finish for up to a
+ * connections, the forwarding table. Other threads ask things of a worker
+ * (reload, re-arm, stop) through its mailbox: bits in an atomic word and an
+ * eventfd that wakes the loop, handled in the worker's own thread. So the
+ * event base is only ever touched by its own thread and runs without locks,
+ * which the query path would otherwise take several times per batch.
+ * Stopping: close the listeners, let in-flight queries finish for up to a
  * second, leave the loop.
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "resolver/cache.h"
 #include "resolver/daemon.h"
@@ -19,6 +25,7 @@
 #include "resolver/log.h"
 #include "resolver/obs.h"
 #include "resolver/ratelimit.h"
+#include "resolver/watch.h"
 #include "resolver/xfr.h"
 
 #define STOP_GRACE_MS 1000
@@ -187,12 +194,9 @@ static void worker_take_ratelimit(worker *w, const cfg *c)
 
 /* A reload: take over the daemon's new config and policy, then tell the
  * main thread when this was the last worker to do so. */
-static void on_reload(evutil_socket_t fd, short what, void *arg)
+static void worker_reload(worker *w)
 {
-	worker *w = arg;
 	daemon_ctx *d = w->d;
-	(void)fd;
-	(void)what;
 	w->cfg = d->cfg;
 	w->pol = d->pol;
 	tls_worker_take_ctx(w);  /* a reloaded certificate, for new connections */
@@ -203,16 +207,13 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 	evtimer_del(w->policy_timer);
 	arm_policy_timer(w);
 	if (atomic_fetch_sub(&d->reload_acks, 1) == 1)
-		event_active(d->reclaim_ev, EV_READ, 0);
+		worker_post(d->workers[0], WORKER_MAIL_RECLAIM);
 }
 
 /* The wall clock was set: the next cutoff is nearer or farther than the
  * timer thinks. */
-static void on_rearm(evutil_socket_t fd, short what, void *arg)
+static void worker_rearm(worker *w)
 {
-	worker *w = arg;
-	(void)fd;
-	(void)what;
 	worker_policy_changed(w);  /* plain entries were vouched for another time */
 	evtimer_del(w->policy_timer);
 	arm_policy_timer(w);
@@ -262,11 +263,8 @@ static void on_stop_timer(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
-static void on_stop(evutil_socket_t fd, short what, void *arg)
+static void worker_stop(worker *w)
 {
-	worker *w = arg;
-	(void)fd;
-	(void)what;
 	if (w->stopping)
 		return;
 	w->stopping = true;
@@ -279,9 +277,33 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 	worker_maybe_exit(w);
 }
 
-void worker_stop(worker *w)
+static void on_mail(evutil_socket_t fd, short what, void *arg)
 {
-	event_active(w->stop_ev, EV_READ, 0);
+	worker *w = arg;
+	uint64_t n;
+	(void)what;
+	/* EAGAIN: a wakeup already consumed, its bits handled with an earlier one */
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return;
+	/* seq_cst: what the poster wrote before posting (d->cfg, d->pol) is seen */
+	unsigned m = atomic_exchange(&w->mail, 0u);
+	if (m & WORKER_MAIL_RELOAD)
+		worker_reload(w);
+	if (m & WORKER_MAIL_REARM)
+		worker_rearm(w);
+	if (m & WORKER_MAIL_RECLAIM)
+		reload_reclaim(w->d);
+	if (m & WORKER_MAIL_STOP)
+		worker_stop(w);
+}
+
+void worker_post(worker *w, unsigned mail)
+{
+	atomic_fetch_or(&w->mail, mail);
+	uint64_t one = 1;
+	/* fails only with the counter near its maximum: a wakeup is pending then */
+	ssize_t r = write(w->mail_fd, &one, sizeof(one));
+	(void)r;
 }
 
 static int open_listeners(worker *w, bool reuseport, char *err, size_t errlen)
@@ -330,7 +352,9 @@ static struct event_base *worker_base_new(void)
 	struct event_config *ec = event_config_new();
 	if (!ec)
 		return NULL;
+	/* NOLOCK: only the worker's thread touches its base (the mailbox) */
 	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
 	struct event_base *base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	return base;
@@ -345,16 +369,17 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 	}
 	w->d = d;
 	w->id = id;
+	w->mail_fd = -1;
 	w->out = w->out_own;
 	w->cfg = d->cfg;
 	w->pol = d->pol;
 	w->tcp_max_conns = TCP_MAX_CONNS / (d->n_workers ? d->n_workers : 1);
 	w->base = worker_base_new();
 	if (!w->base || !(w->fwd = fwd_new(w)) ||
-	    !(w->stop_ev = event_new(w->base, -1, 0, on_stop, w)) ||
+	    (w->mail_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    !(w->mail_ev = event_new(w->base, w->mail_fd, EV_READ | EV_PERSIST, on_mail, w)) ||
+	    event_add(w->mail_ev, NULL) < 0 ||
 	    !(w->policy_timer = evtimer_new(w->base, on_policy_timer, w)) ||
-	    !(w->reload_ev = event_new(w->base, -1, 0, on_reload, w)) ||
-	    !(w->rearm_ev = event_new(w->base, -1, 0, on_rearm, w)) ||
 	    !(w->cache = worker_cache(d)) ||
 	    !(w->obs = obs_worker_new(w->base, d->n_upstreams, worker_expo_max(d)))) {
 		snprintf(err, errlen, "out of memory");
@@ -391,14 +416,12 @@ void worker_free(worker *w)
 	cache_free(w->cache);
 	obs_worker_free(w->obs);
 	ratelimit_free(w->rl);
-	if (w->stop_ev)
-		event_free(w->stop_ev);
+	if (w->mail_ev)
+		event_free(w->mail_ev);
+	if (w->mail_fd >= 0)
+		close(w->mail_fd);
 	if (w->policy_timer)
 		event_free(w->policy_timer);
-	if (w->reload_ev)
-		event_free(w->reload_ev);
-	if (w->rearm_ev)
-		event_free(w->rearm_ev);
 	if (w->stop_timer)
 		event_free(w->stop_timer);
 	if (w->base)
