@@ -152,6 +152,11 @@ void cache_count_miss(cache *c);
  */
 size_t cache_answer(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out, size_t cap,
 		    cache_hit *hit);
+/* cache_answer for a q that cache_may_have has already said yes to: the
+ * filter is not read a second time. The filter only shortens misses, so
+ * this is right even if the cache changed since. */
+size_t cache_answer_filtered(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out,
+			     size_t cap, cache_hit *hit);
 
 /*
  * For when every upstream failed: as cache_answer, but an entry expired at

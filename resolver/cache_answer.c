@@ -187,10 +187,11 @@ static inline __attribute__((always_inline)) size_t entry_write(const entry_view
 	return n;
 }
 
-/* Inline in both callers: with stale_ok a constant, cache_answer carries
- * no serve-stale code, and a probe that misses costs no call. */
+/* Inline in every caller: with stale_ok and filtered constants, cache_answer
+ * carries no serve-stale code, and a probe that misses costs no call.
+ * filtered: the caller's cache_may_have said yes for q just now. */
 static inline __attribute__((always_inline)) size_t serve(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out, size_t cap,
-		    cache_hit *hit, bool stale_ok)
+		    cache_hit *hit, bool stale_ok, bool filtered)
 {
 	cache_hit dummy;
 
@@ -200,7 +201,7 @@ static inline __attribute__((always_inline)) size_t serve(cache *c, const wire_q
 	if (c == NULL || c->cells == NULL)
 		return 0;
 	if (q == NULL || !q->has_question || out == NULL ||
-	    c->filter[cache_filter_slot_q(c, q)] == 0) {   /* certainly not there */
+	    (!filtered && c->filter[cache_filter_slot_q(c, q)] == 0)) {   /* certainly not there */
 		c->st.misses++;
 		return 0;
 	}
@@ -273,13 +274,19 @@ void cache_count_miss(cache *c)
 size_t cache_answer(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out, size_t cap,
 		    cache_hit *hit)
 {
-	return serve(c, q, now_ms, out, cap, hit, false);
+	return serve(c, q, now_ms, out, cap, hit, false, false);
+}
+
+size_t cache_answer_filtered(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out,
+			     size_t cap, cache_hit *hit)
+{
+	return serve(c, q, now_ms, out, cap, hit, false, true);
 }
 
 size_t cache_answer_stale(cache *c, const wire_query *q, uint64_t now_ms, uint8_t *out,
 			  size_t cap, cache_hit *hit)
 {
-	return serve(c, q, now_ms, out, cap, hit, true);
+	return serve(c, q, now_ms, out, cap, hit, true, false);
 }
 
 size_t cache_add_ede(uint8_t *out, size_t len, size_t cap, const cache_hit *hit,

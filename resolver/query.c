@@ -207,8 +207,13 @@ static inline bool cache_chain_blocked(worker *w, const client *c, const wire_qu
 }
 
 /* Looks q up in the cache; the answer, if any, is left in w->out. */
-static size_t cache_lookup(worker *w, const client *c, const wire_query *q, cache_hit *hit)
+/* filtered: cache_may_have said yes for q in this batch (query_ahead) */
+static inline size_t cache_lookup(worker *w, const client *c, const wire_query *q, cache_hit *hit,
+				  bool filtered)
 {
+	if (filtered)
+		return cache_answer_filtered(w->cache, q, worker_ms(w), w->out,
+					     client_answer_cap(c, q), hit);
 	return cache_answer(w->cache, q, worker_ms(w), w->out, client_answer_cap(c, q), hit);
 }
 
@@ -261,8 +266,10 @@ static void answer_chaos(worker *w, const client *c, const wire_query *q, const 
 	send_and_report(w, c, q, n, &a);
 }
 
-/* prep: the policy lookup prepared for q (query_parse_ahead), or NULL. */
-static void handle(worker *w, const client *c, const wire_query *q, int rc, const policy_prep *prep)
+/* prep: the policy lookup prepared for q (query_parse_ahead), or NULL.
+ * filtered: cache_may_have said yes for q in this batch. */
+static void handle(worker *w, const client *c, const wire_query *q, int rc, const policy_prep *prep,
+		   bool filtered)
 {
 	static const query_meta no_rule = { .verdict = POLICY_PASS, .rule_ref = -1 };
 
@@ -321,7 +328,7 @@ static void handle(worker *w, const client *c, const wire_query *q, int rc, cons
 			/* prepared only when the cache certainly has no answer */
 			cache_count_miss(w->cache);
 		} else {
-			n = cache_lookup(w, c, q, &hit);
+			n = cache_lookup(w, c, q, &hit, filtered);
 			if (n && hit.plain) {
 				answer_hit(w, c, q, &no_rule, n, &hit);
 				return;
@@ -349,7 +356,7 @@ static void handle(worker *w, const client *c, const wire_query *q, int rc, cons
 	}
 	query_meta meta = { .verdict = m.verdict, .rule_ref = obs_rule_ref(w, m.rule) };
 	if (!looked)
-		n = cache_lookup(w, c, q, &hit);
+		n = cache_lookup(w, c, q, &hit, false);  /* a decision may have changed it */
 	if (n) {
 		answer_hit(w, c, q, &meta, n, &hit);
 		return;
@@ -364,7 +371,8 @@ bool query_parse_ahead(worker *w, const uint8_t *pkt, size_t len, query_ahead *a
 	a->rc = wire_parse_query(pkt, len, &a->q);
 	/* a name the cache may hold is most likely a plain hit, which never
 	 * asks the policy: preparing a lookup for it would only cost the hit */
-	a->prepared = a->rc == WIRE_OK && !cache_may_have(w->cache, &a->q);
+	a->may_have = a->rc == WIRE_OK && cache_may_have(w->cache, &a->q);
+	a->prepared = a->rc == WIRE_OK && !a->may_have;
 	if (a->prepared)
 		policy_prepare(w->pol, a->q.qname, &a->prep);
 	return a->prepared;
@@ -379,12 +387,12 @@ void query_handle(worker *w, const client *c, const uint8_t *pkt, size_t len)
 {
 	wire_query q;
 	int rc = wire_parse_query(pkt, len, &q);
-	handle(w, c, &q, rc, NULL);
+	handle(w, c, &q, rc, NULL, false);
 }
 
 void query_handle_ahead(worker *w, const client *c, const query_ahead *a)
 {
-	handle(w, c, &a->q, a->rc, a->prepared ? &a->prep : NULL);
+	handle(w, c, &a->q, a->rc, a->prepared ? &a->prep : NULL, a->may_have);
 }
 void query_answer_reply(worker *w, const client *c, const wire_query *q, const query_meta *meta,
 			int up, const uint8_t *reply, size_t len, const wire_reply *r)

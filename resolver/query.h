@@ -30,6 +30,7 @@ typedef struct query_ahead {
 	wire_query q;
 	int rc;              /* wire_parse_query's result */
 	bool prepared;
+	bool may_have;       /* cache_may_have said yes (then not prepared) */
 	policy_prep prep;
 } query_ahead;
 bool query_parse_ahead(worker *w, const uint8_t *pkt, size_t len, query_ahead *a);
