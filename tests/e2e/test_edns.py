@@ -9,7 +9,9 @@ upstream that advertises 4096, sets an unknown flag and echoes every
 option (what it says must not reach the client), and through an upstream
 without EDNS (the client still gets our OPT)."""
 
+import os
 import socket
+import struct
 import threading
 
 import dns.edns
@@ -207,3 +209,51 @@ def raw_udp(e, q):
         return s.recv(65535)
     finally:
         s.close()
+
+
+def answer_ip_header(e, q):
+    """Sends q over UDP from a port of our own and returns the IPv4 header
+    of the answer, as a raw socket on the loopback sees it."""
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        raw.settimeout(3)
+        s.settimeout(3)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.sendto(q.to_wire(), (e.host, e.port))
+        s.recv(65535)
+        while True:
+            pkt = raw.recv(65535)
+            ihl = (pkt[0] & 15) * 4
+            sport, dport = struct.unpack("!HH", pkt[ihl:ihl + 4])
+            if sport == e.port and dport == port:
+                return pkt[:ihl]
+    finally:
+        s.close()
+        raw.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a raw socket needs root")
+@pytest.mark.parametrize("kind", KINDS)
+def test_udp_answers_set_df(setup, kind):
+    """RFC 9715: answers over UDP go with Don't Fragment set, a full
+    1232-octet answer included, and are never fragmented, whatever path MTU
+    an ICMP message claims. Linux sets DF by default too, but keeps the
+    right to fragment after such a report, so it draws every datagram an IP
+    ID from a shared counter; a socket that never fragments
+    (IP_PMTUDISC_PROBE) sends ID 0, which is what shows it here."""
+    e, base, medium = setup
+    for name in (None, medium):
+        if name is None:
+            q, _ = ask(e, kind, base, make)
+        else:
+            q = make(name, use_edns=0, payload=1232)
+            if kind == "cached":
+                e.udp(q)
+        hdr = answer_ip_header(e, q)
+        frag = struct.unpack("!H", hdr[6:8])[0]
+        assert frag & 0x4000, f"{kind} {name}: DF not set in {hdr.hex()}"
+        assert frag & 0x3FFF == 0, f"{kind} {name}: a fragment {hdr.hex()}"
+        ident = struct.unpack("!H", hdr[4:6])[0]
+        assert ident == 0, f"{kind} {name}: IP ID {ident}: the kernel may fragment it"
