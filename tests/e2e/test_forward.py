@@ -4,12 +4,14 @@ buffer size respected."""
 
 import subprocess
 
+import dns.edns
 import dns.flags
 import dns.rcode
 import dns.rdatatype
 import pytest
 
-from e2e_util import (BIG_A, BIG_TXT, MEDIUM_A, addresses, assert_same_answer, ede_options,
+from fakeupstream import FakeUpstream
+from e2e_util import (AFTER, BIG_A, BIG_TXT, MEDIUM_A, addresses, assert_same_answer, ede_options,
                       query)
 
 ALLOWED = [
@@ -91,6 +93,26 @@ def test_upstream_nodata_is_passed_through(embargo, nsd):
     assert r.rcode() == dns.rcode.NOERROR and not r.answer, f"\n{r}"
     soas = [rr for rr in r.authority if rr.rdtype == dns.rdatatype.SOA]
     assert soas and soas[0][0].serial == ref.authority[0][0].serial, f"\n{r}"
+
+
+@pytest.mark.parametrize("size", [40, 300, 700])
+def test_query_options_reach_upstream_whole(embargo_factory, size):
+    """A forwarded query carries the client's end-to-end options whole,
+    however large: one of 300 or 700 octets with a long name does not fit
+    a request's inline buffer (384 octets) and takes the large one."""
+    with FakeUpstream("answer", address="192.0.2.99") as fake:
+        e = embargo_factory(upstreams=[fake.addr], at=AFTER)
+        label = "q" * 63
+        name = f"{label}.{label}.{label}.s{size}.e2e.test."
+        q = query(name, "A")
+        data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+        q.use_edns(0, 0, 4096, options=[dns.edns.GenericOption(65001, data)])
+        r = e.udp(q)
+        assert addresses(r) == ["192.0.2.99"], f"\n{r}"
+        got = fake.received(name)
+        assert len(got) == 1, got
+        opts = [o for o in got[0].msg.options if o.otype == 65001]
+        assert len(opts) == 1 and opts[0].data == data, f"option lost or cut: {got[0].msg.options}"
 
 
 LARGE = [("big.e2e.test.", "A", len(BIG_A)), ("bigtxt.e2e.test.", "TXT", len(BIG_TXT))]
