@@ -161,7 +161,7 @@ def table(d):
         pass
     w("## Load (%s)\n" % ("median of %d runs" % nruns if nruns > 1 else "one run"))
     w("Full load: dnsperf unthrottled for the run's time limit (the miss and mix files: one pass at most). "
-      "CPU = the server's utime+stime over the run / run time, from /proc/PID/stat (1.0 = CPU 0 fully busy). "
+      "CPU = the server's CPU time over the run / run time: the scheduler's exact run time of all its threads, from /proc/PID/task/*/schedstat (utime+stime in /proc/PID/stat are the same time sampled at 100 ticks a second) (1.0 = CPU 0 fully busy). "
       "QPS/core = QPS / CPU. p50/p99: a separate run at a fixed 20,000 QPS (dnsperf -Q 20000 -v, "
       "every answer's latency after the run's first second, where dnsperf itself stalls); p99 sent: the 99th percentile over every query sent, a lost one counting "
       "as later than any answer (\"lost\" when over 1% were lost), which is what a client sees. RSS: VmRSS at the end of the scenario. UDP drops: the kernel's "
