@@ -356,7 +356,7 @@ static void handle(worker *w, const client *c, const wire_query *q, int rc, cons
 	}
 	query_meta meta = { .verdict = m.verdict, .rule_ref = obs_rule_ref(w, m.rule) };
 	if (!looked)
-		n = cache_lookup(w, c, q, &hit, false);  /* a decision may have changed it */
+		n = cache_lookup(w, c, q, &hit, filtered);
 	if (n) {
 		answer_hit(w, c, q, &meta, n, &hit);
 		return;
