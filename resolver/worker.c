@@ -53,21 +53,29 @@ int64_t daemon_now_ms(const daemon_ctx *d)
 	return real > floor ? real : floor;
 }
 
+/* Whole seconds of a daemon_now_ms() reading, rounded down. */
+static int64_t ms_to_s(int64_t ms)
+{
+	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+}
+
 int64_t daemon_now(const daemon_ctx *d)
 {
-	int64_t ms = daemon_now_ms(d);
-	return ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	return ms_to_s(daemon_now_ms(d));
 }
 
 static void on_policy_timer(evutil_socket_t fd, short what, void *arg);
 
 /* Arms the timer for the next instant at which a rule starts or ends, so
- * that what depends on decisions (the cache) follows the policy at once. */
-static void arm_policy_timer(worker *w)
+ * that what depends on decisions (the cache) follows the policy at once.
+ * now_ms is the instant the worker's state was last brought up to date:
+ * libevent's coarse clock may fire the timer a few milliseconds early, and
+ * a fresh reading taken here could then lie past the change the callback
+ * has not seen yet, which would be skipped for good. */
+static void arm_policy_timer(worker *w, int64_t now_ms)
 {
-	int64_t now_ms = daemon_now_ms(w->d);
-	int64_t next = policy_next_change(w->pol, now_ms / 1000);
-	w->plain_from = now_ms / 1000;
+	int64_t next = policy_next_change(w->pol, ms_to_s(now_ms));
+	w->plain_from = ms_to_s(now_ms);
 	w->plain_until = next;
 	if (next == CFG_TIME_NEVER)
 		return;
@@ -85,24 +93,29 @@ static void on_policy_timer(evutil_socket_t fd, short what, void *arg)
 	worker *w = arg;
 	(void)fd;
 	(void)what;
-	int64_t now = daemon_now(w->d);
+	int64_t now_ms = daemon_now_ms(w->d);
+	int64_t now = ms_to_s(now_ms);
 	if (w->id == 0) {
+		/* Every instant since the last look, once: a timer late by more
+		 * than a second (a loaded machine) must not lose the line. */
+		int64_t seen = w->plain_from;
 		char t[CFG_TIME_BUF];
 		const policy *p = w->pol;
 		for (size_t i = 0; i < policy_rule_count(p); i++) {
 			const policy_rule *r = policy_rule_at(p, i);
-			if (r->effective == now)
-				log_info("policy", "%s: %s/%s takes effect (%s)", cfg_time_format(now, t),
-					 r->vendor->id, r->id, cfg_action_name(r->action));
-			if (r->until == now)
-				log_info("policy", "%s: %s/%s ends", cfg_time_format(now, t),
+			if (r->effective > seen && r->effective <= now)
+				log_info("policy", "%s: %s/%s takes effect (%s)",
+					 cfg_time_format(r->effective, t), r->vendor->id, r->id,
+					 cfg_action_name(r->action));
+			if (r->until > seen && r->until <= now)
+				log_info("policy", "%s: %s/%s ends", cfg_time_format(r->until, t),
 					 r->vendor->id, r->id);
 		}
 	}
 	worker_policy_changed(w);
 	if (w->id == 0)
 		daemon_state_save(w->d);  /* a cutoff passed: raise the floor to it */
-	arm_policy_timer(w);
+	arm_policy_timer(w, now_ms);
 }
 
 void worker_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
@@ -205,7 +218,7 @@ static void worker_reload(worker *w)
 	cache_set_minimal(w->cache, w->cfg->minimal_responses);
 	worker_policy_changed(w);
 	evtimer_del(w->policy_timer);
-	arm_policy_timer(w);
+	arm_policy_timer(w, daemon_now_ms(w->d));
 	if (atomic_fetch_sub(&d->reload_acks, 1) == 1)
 		worker_post(d->workers[0], WORKER_MAIL_RECLAIM);
 }
@@ -216,7 +229,7 @@ static void worker_rearm(worker *w)
 {
 	worker_policy_changed(w);  /* plain entries were vouched for another time */
 	evtimer_del(w->policy_timer);
-	arm_policy_timer(w);
+	arm_policy_timer(w, daemon_now_ms(w->d));
 }
 
 static cache *worker_cache(const daemon_ctx *d)
@@ -391,7 +404,7 @@ worker *worker_new(daemon_ctx *d, unsigned id, bool reuseport, char *err, size_t
 		return NULL;
 	}
 	worker_take_ratelimit(w, w->cfg);
-	arm_policy_timer(w);
+	arm_policy_timer(w, daemon_now_ms(w->d));
 	return w;
 }
 

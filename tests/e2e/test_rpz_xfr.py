@@ -161,6 +161,58 @@ def test_ixfr_after_reload_sends_the_difference(embargo_factory, tmp_path):
     assert len(records(kdig(e, ZONE, "AXFR"))) == len(full)
 
 
+TICKS = """\
+vendor: ticks
+rules:
+  - id: bulk
+    effective: 2020-01-01T00:00:00Z
+    action: nxdomain
+    domains:
+{bulk}
+{ticks}"""
+TICKS_AT = 1893456000             # 2030-01-01T00:00:00Z
+TICKS_FIRST, TICKS_N = 4, 6        # rules t1..t6 start at TICKS_AT + 4 .. + 9
+
+
+def iso(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def test_every_cutoff_in_a_row_switches_the_zone(embargo_factory, tmp_path):
+    """Six rules that start one second apart, on a pinned clock: each is
+    logged as taking effect once, and the zone ends up with all of them.
+    libevent's coarse clock can fire the policy timer a millisecond before
+    the instant; the 20,000-name zone makes each rebuild take long enough
+    that re-reading the clock afterwards would land past the cutoff the
+    rebuild did not see, and skip it for good."""
+    bulk = "".join(f"      - b{i}.bulk.example\n" for i in range(20000))
+    ticks = "".join(f"  - id: t{k}\n    effective: {iso(TICKS_AT + TICKS_FIRST - 1 + k)}\n"
+                    f"    action: nxdomain\n    domains: [t{k}.ticks.example]\n"
+                    for k in range(1, TICKS_N + 1))
+    pol = tmp_path / "ticks.yaml"
+    pol.write_text(TICKS.format(bulk=bulk, ticks=ticks))
+    tp = tmp_path / "testvendor.yaml"
+    tp.write_text(TEST_POLICY)
+    port = free_port()
+    e = embargo_factory(at=iso(TICKS_AT), policies=[str(tp), str(pol)],
+                        ready_name="ready.nodata.testvendor.example.",
+                        extra_config=rpz_yaml(port))
+    e.rpz_port = port
+    if time.monotonic() - e.started_at > TICKS_FIRST - 1.0:
+        pytest.skip("startup too slow to be ready before the first cutoff")
+    names = [f"t{k}.ticks.example.rpz.embargo." for k in range(1, TICKS_N + 1)]
+    last = e.started_at + TICKS_FIRST + TICKS_N - 1
+
+    def all_in_zone():
+        got = {r[0] for r in records(kdig(e, "AXFR", ZONE))}
+        return all(n in got for n in names)
+    wait_for(all_in_zone, last + 5.0 - time.monotonic(), "every rule in the zone", e)
+    log = stderr(e)
+    for k in range(1, TICKS_N + 1):
+        n = len(re.findall(rf"ticks/t{k} takes effect", log))
+        assert n == 1, f"ticks/t{k} logged as taking effect {n} times\n{log[-3000:]}"
+
+
 def test_ixfr_over_udp_is_the_soa(embargo_factory, tmp_path):
     e = start(embargo_factory, tmp_path)
     serial = soa_serial(e)
