@@ -9,6 +9,14 @@
  * socket's read is a worker batch too (worker_batch_begin/end), and every
  * answer queued meanwhile goes out in udp_flush_all at its end. Outside a
  * batch (a timer, a TCP-borne query) an answer is sent at once.
+ *
+ * Batched answers leave through a second socket bound to the same address
+ * and port (udp_senders_open): the kernel wakes the waiters of a socket each
+ * time the buffer of a datagram it sent is freed, and the receiving socket
+ * always has one, its epoll entry. That cost 100 ns a query here (perf: the
+ * wait-queue and epoll locks under sock_wfree); the sending socket is in no
+ * epoll set. A reuseport program steers every query to the receiving
+ * sockets, and a filter drops anything the sender would receive.
  */
 #include "resolver/listen_udp.h"
 
@@ -18,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "resolver/netaddr.h"
@@ -32,6 +42,10 @@
 struct udp_listener {
 	worker *w;
 	int fd;
+	int send_fd;                         /* fd, or the sending socket */
+	int family;
+	struct sockaddr_storage addr;        /* what fd is bound to */
+	socklen_t addr_len;
 	struct event *ev;
 	struct mmsghdr in_msg[UDP_BATCH];
 	struct iovec in_iov[UDP_BATCH];
@@ -77,7 +91,7 @@ static void flush(udp_listener *l)
 		return;
 	unsigned done = 0;
 	while (done < l->n_out) {
-		int n = sendmmsg(l->fd, l->out_msg + done, l->n_out - done, 0);
+		int n = sendmmsg(l->send_fd, l->out_msg + done, l->n_out - done, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -180,8 +194,29 @@ void udp_send(worker *w, const client *c, const uint8_t *pkt, size_t len)
 		w->stats.dropped++;
 }
 
-udp_listener *udp_listener_new(worker *w, const cfg_addr *a, bool reuseport, char *err,
-			       size_t errlen)
+/* The options every socket bound to a listen address gets: both of a
+ * reuseport group must agree. */
+static void socket_options(int fd, int family)
+{
+	int one = 1;
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* DF always, path MTU reports ignored, never a fragment (RFC 9715; a
+	 * forged ICMP "fragmentation needed" cannot make us fragment). Our UDP
+	 * answers are at most WIRE_EDNS_UDP octets, the size DNS flag day 2020
+	 * chose to cross real paths whole. The default (DF, but fragment after
+	 * such a report) costs the kernel a shared IP ID counter per datagram:
+	 * 60-100 ns a query here. */
+	if (family == AF_INET) {
+		int probe = IP_PMTUDISC_PROBE;
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe));
+	}
+	/* always: the sending socket shares the port (udp_senders_open); the
+	 * daemon checked at startup that no other socket holds it */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+}
+
+udp_listener *udp_listener_new(worker *w, const cfg_addr *a, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = netaddr_to_sockaddr(a, &ss);
@@ -191,6 +226,7 @@ udp_listener *udp_listener_new(worker *w, const cfg_addr *a, bool reuseport, cha
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	l->fd = l->send_fd = -1;
 	l->w = w;
 	for (int i = 0; i < UDP_BATCH; i++) {
 		l->in_iov[i] = (struct iovec){ .iov_base = l->in_buf[i], .iov_len = UDP_QUERY_MAX };
@@ -200,25 +236,18 @@ udp_listener *udp_listener_new(worker *w, const cfg_addr *a, bool reuseport, cha
 		l->out_msg[i].msg_hdr = (struct msghdr){ .msg_name = &l->out_sa[i],
 							 .msg_iov = &l->out_iov[i], .msg_iovlen = 1 };
 	}
-	l->fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	l->fd = l->send_fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
 		goto fail;
-	int one = 1, rcv = UDP_RCVBUF;
-	if (ss.ss_family == AF_INET6)
-		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	/* DF always, path MTU reports ignored, never a fragment (RFC 9715; a
-	 * forged ICMP "fragmentation needed" cannot make us fragment). Our UDP
-	 * answers are at most WIRE_EDNS_UDP octets, the size DNS flag day 2020
-	 * chose to cross real paths whole. The default (DF, but fragment after such a report) costs the
-	 * kernel a shared IP ID counter per datagram: 60-100 ns a query here. */
-	if (ss.ss_family == AF_INET) {
-		int probe = IP_PMTUDISC_PROBE;
-		setsockopt(l->fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe));
-	}
-	if (reuseport)
-		setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	l->family = ss.ss_family;
+	int rcv = UDP_RCVBUF;
+	socket_options(l->fd, l->family);
 	setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	if (bind(l->fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	/* the port bound, should the config have asked for any (port 0) */
+	l->addr_len = sizeof(l->addr);
+	if (getsockname(l->fd, (struct sockaddr *)&l->addr, &l->addr_len) < 0)
 		goto fail;
 	l->ev = event_new(w->base, l->fd, EV_READ | EV_PERSIST, on_read, l);
 	if (!l->ev || event_add(l->ev, NULL) < 0)
@@ -236,7 +265,67 @@ void udp_listener_free(udp_listener *l)
 		return;
 	if (l->ev)
 		event_free(l->ev);
+	if (l->send_fd >= 0 && l->send_fd != l->fd)
+		close(l->send_fd);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(l);
+}
+
+/* A socket bound with the listeners that only sends: its filter drops
+ * whatever reaches it (a broadcast is delivered to every socket of the
+ * group). -1 on failure, errno set. */
+static int sender_open(const udp_listener *l)
+{
+	static struct sock_filter drop[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog prog = { .len = 1, .filter = drop };
+	int fd = socket(l->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	socket_options(fd, l->family);
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ||
+	    bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int udp_senders_open(udp_listener *const *group, size_t n, char *err, size_t errlen)
+{
+	if (n == 0)
+		return 0;
+	/* The group's sockets are numbered in the order they were bound: the n
+	 * receivers first. The program picks one of them by the query's ID (a
+	 * random 16 bits), never a sender; a datagram too short to have one
+	 * goes to the first. */
+	struct sock_filter one[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_filter by_id[] = {
+		BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0),
+		BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (uint32_t)n),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+	};
+	struct sock_fprog prog = n == 1 ? (struct sock_fprog){ .len = 1, .filter = one }
+					: (struct sock_fprog){ .len = 3, .filter = by_id };
+	if (setsockopt(group[0]->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0) {
+		snprintf(err, errlen, "reuseport program: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int fd = sender_open(group[i]);
+		if (fd < 0) {
+			snprintf(err, errlen, "sending socket: %s", strerror(errno));
+			/* the senders bound so far are the group's last: closing
+			 * them leaves the receivers' numbers as they are */
+			for (size_t j = 0; j < i; j++) {
+				close(group[j]->send_fd);
+				group[j]->send_fd = group[j]->fd;
+			}
+			return -1;
+		}
+		group[i]->send_fd = fd;
+	}
+	return 0;
 }

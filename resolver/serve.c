@@ -23,6 +23,7 @@
 #include "resolver/daemon.h"
 #include "resolver/http.h"
 #include "resolver/listen_tls.h"
+#include "resolver/listen_udp.h"
 #include "embargo_config.h"
 #include "resolver/log.h"
 #include "resolver/netaddr.h"
@@ -332,6 +333,22 @@ typedef struct serve_opts {
 	bool allow_root;
 } serve_opts;
 
+/* Every UDP listen address gets its sending sockets (listen_udp.h), once
+ * all workers' listeners are bound. Without them, answers leave through
+ * the listeners, only slower: a warning, not an error. */
+static void open_udp_senders(daemon_ctx *d)
+{
+	udp_listener *group[WORKERS_MAX];
+	char err[256], a[CFG_ADDR_BUF];
+	for (size_t i = 0; i < d->cfg->n_listen; i++) {
+		for (size_t k = 0; k < d->n_workers; k++)
+			group[k] = d->workers[k]->udp[i];
+		if (udp_senders_open(group, d->n_workers, err, sizeof(err)) < 0)
+			log_warn("serve", "%s/udp: %s: answers leave through the listening socket",
+				 cfg_addr_format(&d->cfg->listen[i], a), err);
+	}
+}
+
 /* Binds everything and runs until stopped. 0, or 1 after printing why. */
 static int run(daemon_ctx *d, const serve_opts *o)
 {
@@ -342,7 +359,7 @@ static int run(daemon_ctx *d, const serve_opts *o)
 	if (privs_check_root(d->cfg, o->allow_root, err, sizeof(err)) < 0 ||
 	    upstream_setup(d, "/etc/resolv.conf", err, sizeof(err)) < 0 ||
 	    tls_listen_setup(d, err, sizeof(err)) < 0 ||
-	    (reuseport && probe_free(d->cfg, err, sizeof(err)) < 0))
+	    probe_free(d->cfg, err, sizeof(err)) < 0)  /* UDP always shares its port */
 		goto fail;
 	d->workers = calloc(n, sizeof(*d->workers));
 	if (!d->workers)
@@ -355,6 +372,7 @@ static int run(daemon_ctx *d, const serve_opts *o)
 			goto fail;
 		}
 	}
+	open_udp_senders(d);
 	d->qlog = qlog_new(d, err, sizeof(err));
 	if (!d->qlog)
 		goto fail;

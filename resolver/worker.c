@@ -330,7 +330,7 @@ static int open_listeners(worker *w, bool reuseport, char *err, size_t errlen)
 		return -1;
 	}
 	for (size_t i = 0; i < c->n_listen; i++) {
-		udp_listener *u = udp_listener_new(w, &c->listen[i], reuseport, err, errlen);
+		udp_listener *u = udp_listener_new(w, &c->listen[i], err, errlen);
 		if (!u)
 			return -1;
 		w->udp[w->n_udp++] = u;
