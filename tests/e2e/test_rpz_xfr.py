@@ -161,15 +161,6 @@ def test_ixfr_after_reload_sends_the_difference(embargo_factory, tmp_path):
     assert len(records(kdig(e, ZONE, "AXFR"))) == len(full)
 
 
-TICKS = """\
-vendor: ticks
-rules:
-  - id: bulk
-    effective: 2020-01-01T00:00:00Z
-    action: nxdomain
-    domains:
-{bulk}
-{ticks}"""
 TICKS_AT = 1893456000             # 2030-01-01T00:00:00Z
 TICKS_FIRST, TICKS_N = 4, 6        # rules t1..t6 start at TICKS_AT + 4 .. + 9
 
@@ -190,7 +181,9 @@ def test_every_cutoff_in_a_row_switches_the_zone(embargo_factory, tmp_path):
                     f"    action: nxdomain\n    domains: [t{k}.ticks.example]\n"
                     for k in range(1, TICKS_N + 1))
     pol = tmp_path / "ticks.yaml"
-    pol.write_text(TICKS.format(bulk=bulk, ticks=ticks))
+    # the xfrtest policy's one rule, its names the bulk, then the ticks
+    pol.write_text(XFRTEST.replace("vendor: xfrtest", "vendor: ticks").format(domains=bulk)
+                   + ticks)
     tp = tmp_path / "testvendor.yaml"
     tp.write_text(TEST_POLICY)
     port = free_port()
