@@ -10,9 +10,7 @@ import os
 import random
 import socket
 
-import dns.message
 import dns.query
-import dns.rcode
 import pytest
 
 from e2e_util import AFTER, addresses, query
@@ -56,8 +54,8 @@ def ask_many(e, n):
 def test_answers_leave_through_the_sending_sockets(embargo_factory, nsd, workers):
     e = embargo_factory(at=AFTER, extra_config=f"workers: {workers}\n")
     socks = udp_sockets(e.proc.pid, e.port)
-    # a receiver and a sender per worker (and, with workers: 2, the
-    # start-up probe closed long ago)
+    # a receiver and a sender per worker (the start-up probe's socket is
+    # closed before any listener binds)
     assert len(socks) == 2 * workers, \
         f"{len(socks)} UDP sockets on port {e.port}, not {2 * workers}\n{e.diagnostics()}"
     ask_many(e, 200)
