@@ -250,14 +250,22 @@ void policy_prepare(const policy *p, const uint8_t *qname, policy_prep *pp)
 void policy_prepare_recs(const policy *p, const policy_prep *pp)
 {
 	for (unsigned k = 0; k < pp->n_probes; k++) {
-		/* only the home slot: a match further on is left to the lookup */
-		uint32_t slot = pp->probe_slot[k];
-		if (p->tags[slot] != pp->probe_tag[k])
-			continue;
-		uint32_t o = p->offs[slot];
-		__builtin_prefetch(p->recs + (o & POLICY_OFF_MASK));
-		if (o & POLICY_OFF_LEAF)
-			return;
+		/* the probe's run of slots, as policy_find walks it: a name
+		 * is not in its home slot about a quarter of the time, and its
+		 * record would then be fetched only when the lookup needs it */
+		size_t i = pp->probe_slot[k];
+		uint16_t t;
+		while ((t = p->tags[i]) != 0) {
+			if (t == pp->probe_tag[k]) {
+				uint32_t o = p->offs[i];
+				__builtin_prefetch(p->recs + (o & POLICY_OFF_MASK));
+				if (o & POLICY_OFF_LEAF)
+					return;
+				break;
+			}
+			if (++i == p->n_slots)
+				i = 0;
+		}
 	}
 }
 
