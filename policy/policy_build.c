@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "policy/policy_internal.h"
 
@@ -418,41 +419,69 @@ static bool policy_build_groups(policy_builder *b)
  * of a large policy misses the TLB as well as the cache, and the batch's
  * prefetches, which hide the cache misses, stall on the page walks (the
  * bench's 100,000 names, a microbenchmark that evicts the caches between
- * batches of 10 lookups: 30-60 ns of about 220 a lookup). So the finished
- * arrays move into one block that starts on a 2 MiB boundary, and the whole
- * huge pages inside it are advised (where the kernel leaves that to
- * madvise). One block rather than three, and the tail left on small pages:
- * rounding each array up to huge pages would cost megabytes of RSS. On
- * failure the arrays stay where they are, which is only slower.
+ * batches of 10 lookups: 30-60 ns of about 220 a lookup). So a large
+ * policy's tags, offs and recs share one block that starts on a 2 MiB
+ * boundary, with its whole huge pages advised (where the kernel leaves that
+ * to madvise). One block rather than three: each array on huge pages of its
+ * own would round up to megabytes more RSS. Built in place, so loading
+ * needs no second copy. False when out of memory.
  */
-static void policy_pack_table(policy *p)
+static bool policy_alloc_block(policy *p, size_t recs_size)
 {
 	const size_t huge = (size_t)2 << 20;
-	size_t tags = p->n_slots * sizeof *p->tags, offs = p->n_slots * sizeof *p->offs;
-	size_t recs = p->recs_len + DNAME_MAX; /* the padding policy_find reads */
+	/* tags first, then offs at a multiple of 4 octets */
+	size_t tags = (p->n_slots * sizeof *p->tags + 3) & ~(size_t)3;
+	size_t offs = p->n_slots * sizeof *p->offs;
+	size_t size = tags + offs + recs_size;
 	void *block;
 
-	/* tags first, then offs at a multiple of 4 octets */
-	if (tags % sizeof *p->offs)
-		tags += sizeof *p->offs - tags % sizeof *p->offs;
-	size_t size = tags + offs + recs;
-	if (size < huge || posix_memalign(&block, huge, size) != 0)
-		return;
+	if (size < huge) {
+		/* small: three allocations, nothing to gain from huge pages */
+		p->tags = policy_calloc(p, p->n_slots, sizeof *p->tags);
+		p->offs = policy_calloc(p, p->n_slots, sizeof *p->offs);
+		/* malloc, not calloc: only the part written is ever touched */
+		p->recs = malloc(recs_size);
+		return p->tags && p->offs && p->recs;
+	}
+	if (posix_memalign(&block, huge, size) != 0)
+		return false;
 #ifdef MADV_HUGEPAGE
 	/* before the first write, so the faults take huge pages */
 	(void)madvise(block, size & ~(huge - 1), MADV_HUGEPAGE);
 #endif
 	uint8_t *at = block;
-	memcpy(at, p->tags, p->n_slots * sizeof *p->tags);
-	memcpy(at + tags, p->offs, offs);
-	memcpy(at + tags + offs, p->recs, recs);
-	free(p->tags);
-	free(p->offs);
-	free(p->recs);
-	p->tags = (uint16_t *)(void *)at;
+	p->table = block;
+	p->table_size = size;
+	p->tags = memset(at, 0, p->n_slots * sizeof *p->tags);
 	p->offs = (uint32_t *)(void *)(at + tags);
 	p->recs = at + tags + offs;
-	p->table = block;
+	p->bytes += tags + offs;
+	return true;
+}
+
+/*
+ * Gives back what the record area reserved beyond p->recs_len, and zeroes
+ * the DNAME_MAX octets after it that policy_find may read. In a block, its
+ * whole pages past the records go back to the kernel (never touched, most of
+ * them, so this only matters where the estimate was written over: the
+ * positions policy_drop_positions dropped).
+ */
+static void policy_trim_recs(policy *p)
+{
+	size_t keep = p->recs_len + DNAME_MAX;
+
+	if (p->table) {
+		uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+		uintptr_t from = ((uintptr_t)p->recs + keep + page - 1) & ~(page - 1);
+		uintptr_t to = ((uintptr_t)p->table + p->table_size) & ~(page - 1);
+		if (to > from)
+			(void)madvise((void *)from, to - from, MADV_DONTNEED);
+	} else {
+		uint8_t *shrunk = realloc(p->recs, keep);
+		if (shrunk)
+			p->recs = shrunk;
+	}
+	memset(p->recs + p->recs_len, 0, DNAME_MAX);
 }
 
 /* Sizes the record area and the table from the cfg, before any entry. */
@@ -478,14 +507,10 @@ static bool policy_alloc_table(policy_builder *b)
 	 * tags, 2 octets a slot: small enough to stay in a core's L2 cache for
 	 * a policy of a few 100,000 names. */
 	p->n_slots = n + n * 6 / 5 + 8;
-	p->tags = policy_calloc(p, p->n_slots, sizeof *p->tags);
-	p->offs = policy_calloc(p, p->n_slots, sizeof *p->offs);
 	b->recs_cap = bytes + n * sizeof(policy_entry_rec);
-	/* malloc, not calloc: only the part written below is ever touched */
-	p->recs = malloc(b->recs_cap + DNAME_MAX);
 	p->recs_len = 1; /* offset 0 is a dummy byte, never a record */
 	p->ent_size = sizeof(policy_entry_rec); /* positions until policy_drop_positions */
-	return p->tags && p->offs && p->recs;
+	return policy_alloc_block(p, b->recs_cap + DNAME_MAX);
 }
 
 /*
@@ -542,10 +567,7 @@ static bool policy_build_names(policy_builder *b)
 	if (!policy_resolve_dups(b))
 		return false;
 	/* give back what the estimate over-reserved, then pad for policy_find */
-	uint8_t *shrunk = realloc(p->recs, p->recs_len + DNAME_MAX);
-	if (shrunk)
-		p->recs = shrunk;
-	memset(p->recs + p->recs_len, 0, DNAME_MAX);
+	policy_trim_recs(p);
 	p->bytes += p->recs_len + DNAME_MAX;
 	policy_mark_leaves(p);
 	return true;
@@ -592,14 +614,11 @@ static bool policy_drop_positions(policy *p)
 	p->bytes -= p->recs_len - wr;
 	p->recs_len = wr;
 	p->ent_size = sizeof(uint32_t);
-	uint8_t *shrunk = realloc(p->recs, p->recs_len + DNAME_MAX);
-	if (shrunk)
-		p->recs = shrunk;
-	memset(p->recs + p->recs_len, 0, DNAME_MAX);
+	policy_trim_recs(p);
 	return true;
 }
 
-static policy *policy_build(const cfg *c, cfg_diags *diags)
+policy *policy_new(const cfg *c, cfg_diags *diags)
 {
 	policy *p = calloc(1, sizeof *p);
 	policy_builder b = {.p = p, .c = c, .diags = diags};
@@ -633,23 +652,13 @@ static policy *policy_build(const cfg *c, cfg_diags *diags)
 	return p;
 }
 
-policy *policy_new(const cfg *c, cfg_diags *diags)
-{
-	policy *p = policy_build(c, diags);
-	if (p)
-		policy_pack_table(p);
-	return p;
-}
-
 policy *policy_new_lean(const cfg *c, cfg_diags *diags)
 {
-	policy *p = policy_build(c, diags);
+	policy *p = policy_new(c, diags);
 	if (p && !policy_drop_positions(p)) {
 		cfg_diags_add(diags, c->path, 0, 0, "out of memory building the policy");
 		policy_free(p);
 		return NULL;
 	}
-	if (p)
-		policy_pack_table(p);
 	return p;
 }

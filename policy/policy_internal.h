@@ -85,8 +85,10 @@ struct policy {
 	size_t n_slots;
 	uint8_t *recs;               /* padded with DNAME_MAX zero bytes at the end */
 	size_t recs_len;             /* used bytes, padding excluded */
-	void *table;                 /* tags, offs and recs in one block (policy_pack_table),
-					or NULL: then each is its own allocation */
+	void *table;                 /* tags, offs and recs in one block of table_size
+					octets (policy_alloc_block), or NULL: then each
+					is its own allocation */
+	size_t table_size;
 	policy_entry_rec *multi;     /* runs: a header {ref = count}, then the entries */
 	size_t n_multi;
 	size_t ent_size;             /* octets after each name: a whole policy_entry_rec,
