@@ -462,9 +462,8 @@ static bool policy_alloc_block(policy *p, size_t recs_size)
 /*
  * Gives back what the record area reserved beyond p->recs_len, and zeroes
  * the DNAME_MAX octets after it that policy_find may read. In a block, its
- * whole pages past the records go back to the kernel (never touched, most of
- * them, so this only matters where the estimate was written over: the
- * positions policy_drop_positions dropped).
+ * whole pages past the records go back to the kernel: resident where a huge
+ * page covers them, or where policy_drop_positions moved the records down.
  */
 static void policy_trim_recs(policy *p)
 {
@@ -618,6 +617,17 @@ static bool policy_drop_positions(policy *p)
 	return true;
 }
 
+policy *policy_new_lean(const cfg *c, cfg_diags *diags)
+{
+	policy *p = policy_new(c, diags);
+	if (p && !policy_drop_positions(p)) {
+		cfg_diags_add(diags, c->path, 0, 0, "out of memory building the policy");
+		policy_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 policy *policy_new(const cfg *c, cfg_diags *diags)
 {
 	policy *p = calloc(1, sizeof *p);
@@ -646,17 +656,6 @@ policy *policy_new(const cfg *c, cfg_diags *diags)
 	if (!ok)
 		cfg_diags_add(diags, c->path, 0, 0, "out of memory building the policy");
 	if (!ok || b.failed) {
-		policy_free(p);
-		return NULL;
-	}
-	return p;
-}
-
-policy *policy_new_lean(const cfg *c, cfg_diags *diags)
-{
-	policy *p = policy_new(c, diags);
-	if (p && !policy_drop_positions(p)) {
-		cfg_diags_add(diags, c->path, 0, 0, "out of memory building the policy");
 		policy_free(p);
 		return NULL;
 	}
