@@ -268,7 +268,7 @@ static void odd_octets(void **state)
 
 /* Many names: every one is found below itself, none is found by a sibling.
  * 100,000 names make the table larger than a huge page, so both builds
- * move it into one block (policy_pack_table), and lookups read it there. */
+ * put it in one block (policy_alloc_block), and lookups read it there. */
 static void many_names(void **state)
 {
 	(void)state;
