@@ -7,7 +7,8 @@
  * addressing with linear probing: a lookup compares hashes in one or two
  * lines of cells and reads only the entry whose hash matches; the entries
  * of other names are never touched. Deleting shifts the rest of the
- * cluster back, so no tombstones pile up.
+ * cluster back, so no tombstones pile up; only the cells left behind by a
+ * growth have them, and they go with it (cache_impl.h).
  *
  * The clock needs no memory of its own: its hand sweeps the slab, page by
  * page along the slab's ring (new pages join just behind the hand), block
@@ -34,10 +35,10 @@
 
 static const cache_stats cache_no_stats;
 
-/* The slot of a stored entry's key (cache_filter_slot); its name is
- * followed by qtype and qclass only, so it is not read 8 at a time when
+/* The filter hash of a stored entry's key (cache_filter_hash); its name
+ * is followed by qtype and qclass only, so it is not read 8 at a time when
  * shorter. */
-static uint32_t filter_slot_entry(const cache *c, const cache_entry *e)
+static uint64_t filter_hash_entry(const cache_entry *e)
 {
 	const uint8_t *name = e->reply + WIRE_HDR_LEN;
 	size_t n = wire_name_len(name, WIRE_NAME_MAX);
@@ -49,21 +50,26 @@ static uint32_t filter_slot_entry(const cache *c, const cache_entry *e)
 		memcpy(&a, name, n);
 		b = a;
 	}
-	return cache_filter_slot(c, a, b, n, get16(name + n));
+	return cache_filter_hash(a, b, n, get16(name + n));
 }
 
-static void filter_add(cache *c, const cache_entry *e)
+/* Counts an entry in or out of a filter of 1 << bits slots; a saturated
+ * slot keeps no count. */
+static void filter_count(uint8_t *filter, unsigned bits, uint64_t h, int d)
 {
-	uint8_t *f = &c->filter[filter_slot_entry(c, e)];
+	uint8_t *f = &filter[h >> (64 - bits)];
 	if (*f < UINT8_MAX)
-		(*f)++;
+		*f = (uint8_t)(*f + d);
 }
 
-static void filter_drop(cache *c, const cache_entry *e)
+/* Counts e in (d = 1) or out (-1) of the filter, and of grow_filter too
+ * when e is in cells (not in old_cells) while the index grows. */
+static void filter_entry(cache *c, const cache_entry *e, int d, bool in_cells)
 {
-	uint8_t *f = &c->filter[filter_slot_entry(c, e)];
-	if (*f < UINT8_MAX)   /* a saturated slot keeps no count */
-		(*f)--;
+	uint64_t h = filter_hash_entry(e);
+	filter_count(c->filter, c->filter_bits, h, d);
+	if (c->grow_filter != NULL && in_cells)
+		filter_count(c->grow_filter, c->grow_bits, h, d);
 }
 
 static inline uint64_t cache_mum(uint64_t a, uint64_t b)
@@ -159,15 +165,47 @@ static uint32_t entry_hash(const cache *c, const cache_entry *e)
 	return key_hash(c, b, n + 5);
 }
 
+/* Puts cell (hash << 32 | ref) in the first free cell of its run. */
+static void cell_put(uint64_t *cells, uint32_t n_cells, uint64_t cell)
+{
+	uint32_t i = (uint32_t)(((cell >> 32) * n_cells) >> 32);
+	while (cells[i] != 0)
+		i = i + 1 == n_cells ? 0 : i + 1;
+	cells[i] = cell;
+}
+
+/* Old cells moved with each insert while the index grows: enough that a
+ * growth ends long before the doubled index fills (cache_room). */
+#define CACHE_MOVE_STEP 8
+
+static void grow_step(cache *c, uint32_t n);
+
 void cache_add(cache *c, uint32_t hash, cache_ref ref)
 {
-	uint32_t i = cache_home(c, hash);
-	while (c->cells[i] != 0)
-		i = cache_next_cell(c, i);
-	c->cells[i] = (uint64_t)hash << 32 | ref;
-	filter_add(c, cache_entry_at(c, ref));
+	cell_put(c->cells, c->n_cells, (uint64_t)hash << 32 | ref);
+	filter_entry(c, cache_entry_at(c, ref), 1, true);
 	c->st.entries++;
 	c->st.bytes = c->slab.bytes;
+	if (c->old_cells != NULL)
+		grow_step(c, CACHE_MOVE_STEP);
+}
+
+long cache_find_old(const cache *c, const cache_key *k)
+{
+	size_t klen = (size_t)k->name_len + 4;
+	uint32_t n = c->n_old_cells;
+
+	for (uint32_t i = (uint32_t)(((uint64_t)k->hash * n) >> 32);; i = i + 1 == n ? 0 : i + 1) {
+		uint64_t cell = c->old_cells[i];
+		if (cell == 0)
+			return -1;
+		if ((uint32_t)cell == 0 || (uint32_t)(cell >> 32) != k->hash)
+			continue;  /* a tomb, or another hash */
+		const cache_entry *e = cache_entry_at(c, (cache_ref)cell);
+		if ((e->flags & CE_KEY) == k->bits && ce_len(e) >= WIRE_HDR_LEN + klen &&
+		    cache_key_eq(e->reply + WIRE_HDR_LEN, k->b, klen))
+			return (long)c->n_cells + i;
+	}
 }
 
 /* Empties cell i and moves back the cells of its cluster that may sit
@@ -189,14 +227,19 @@ static void cell_delete(cache *c, uint32_t i)
 	c->cells[i] = 0;
 }
 
-/* The cell of the entry ref, whose key hashes to hash. */
-static uint32_t cell_of(const cache *c, uint32_t hash, cache_ref ref)
+/* The cell (a cache_find index) of the entry ref, whose key hashes to hash. */
+static long cell_of(const cache *c, uint32_t hash, cache_ref ref)
 {
 	uint64_t want = (uint64_t)hash << 32 | ref;
-	uint32_t i = cache_home(c, hash);
-	while (c->cells[i] != want)
-		i = cache_next_cell(c, i);
-	return i;
+	for (uint32_t i = cache_home(c, hash); c->cells[i] != 0; i = cache_next_cell(c, i))
+		if (c->cells[i] == want)
+			return i;
+	/* not in cells: then not moved yet */
+	uint32_t n = c->n_old_cells;
+	uint32_t i = (uint32_t)(((uint64_t)hash * n) >> 32);
+	while (c->old_cells[i] != want)
+		i = i + 1 == n ? 0 : i + 1;
+	return (long)c->n_cells + i;
 }
 
 /* Frees the entry's memory and counts it out; its cell is the caller's. */
@@ -209,18 +252,23 @@ static void entry_drop(cache *c, cache_ref ref)
 
 void cache_remove_at(cache *c, long i)
 {
-	cache_ref ref = (cache_ref)c->cells[i];
+	cache_ref ref = (cache_ref)cache_cell(c, i);
+	bool in_cells = (uint64_t)i < c->n_cells;
 
-	filter_drop(c, cache_entry_at(c, ref));
-	cell_delete(c, (uint32_t)i);
+	filter_entry(c, cache_entry_at(c, ref), -1, in_cells);
+	if (in_cells)
+		cell_delete(c, (uint32_t)i);
+	else
+		c->old_cells[i - c->n_cells] = CACHE_TOMB;
 	entry_drop(c, ref);
 }
 
 void cache_replace_at(cache *c, long i, cache_ref ref)
 {
-	cache_ref old = (cache_ref)c->cells[i];
+	uint64_t *cell = (uint64_t)i < c->n_cells ? &c->cells[i] : &c->old_cells[i - c->n_cells];
+	cache_ref old = (cache_ref)*cell;
 
-	c->cells[i] = (c->cells[i] & 0xFFFFFFFF00000000ULL) | ref;
+	*cell = (*cell & 0xFFFFFFFF00000000ULL) | ref;
 	entry_drop(c, old);
 	c->st.entries++;
 }
@@ -228,9 +276,7 @@ void cache_replace_at(cache *c, long i, cache_ref ref)
 /* Drops entry ref: its cell (found by hashing its key) and its memory. */
 static void evict_ref(cache *c, cache_ref ref)
 {
-	filter_drop(c, cache_entry_at(c, ref));
-	cell_delete(c, cell_of(c, entry_hash(c, cache_entry_at(c, ref)), ref));
-	entry_drop(c, ref);
+	cache_remove_at(c, cell_of(c, entry_hash(c, cache_entry_at(c, ref)), ref));
 }
 
 bool cache_entry_dead(const cache *c, const cache_entry *e, uint64_t now_ms)
@@ -304,13 +350,43 @@ static uint32_t first_cap(const cache *c)
 	return c->o.entries < CACHE_INDEX_FIRST ? (uint32_t)c->o.entries : CACHE_INDEX_FIRST;
 }
 
+/* Ends a growth: old_cells go, grow_filter becomes the filter. */
+static void grow_done(cache *c)
+{
+	free(c->old_cells);
+	c->old_cells = NULL;
+	free(c->filter);
+	c->filter = c->grow_filter;
+	c->filter_bits = c->grow_bits;
+	c->grow_filter = NULL;
+}
+
+/* Moves up to n old cells into cells, counting their entries into
+ * grow_filter (the one read of each entry); ends the growth after the
+ * last. */
+static void grow_step(cache *c, uint32_t n)
+{
+	uint64_t *old = c->old_cells;
+	for (; n > 0 && c->move_pos < c->n_old_cells; n--, c->move_pos++) {
+		uint64_t cell = old[c->move_pos];
+		if ((uint32_t)cell == 0)
+			continue;  /* empty, or a tomb */
+		cell_put(c->cells, c->n_cells, cell);
+		uint64_t h = filter_hash_entry(cache_entry_at(c, (cache_ref)cell));
+		filter_count(c->grow_filter, c->grow_bits, h, 1);
+		old[c->move_pos] = CACHE_TOMB;
+	}
+	if (c->move_pos == c->n_old_cells)
+		grow_done(c);
+}
+
 /*
- * Makes the index and the filter for cap entries and, if move, moves every
- * entry of the old ones in: a cell carries its hash, so it is placed
- * without reading its entry; the filter is counted again from the entries.
- * On ENOMEM returns -1 and keeps the old ones.
+ * Makes the index and the filter for cap entries. With grow, the cells so
+ * far become old_cells, to be moved by grow_step, and the filter stays
+ * until then; without, they are dropped (a new or flushed cache). On
+ * ENOMEM returns -1 and keeps the old ones.
  */
-static int index_make(cache *c, uint32_t cap, bool move)
+static int index_make(cache *c, uint32_t cap, bool grow)
 {
 	/* At the limit at most 4 cells in 5 full; below it, while the
 	 * arrays are small, at most 1 in 2 (shorter probes). A whole line
@@ -326,24 +402,25 @@ static int index_make(cache *c, uint32_t cap, bool move)
 		free(filter);
 		return -1;
 	}
-	uint64_t *old = c->cells;
-	uint32_t n_old = c->n_cells;
-	free(c->filter);
+	if (grow) {
+		c->old_cells = c->cells;
+		c->n_old_cells = c->n_cells;
+		c->move_pos = 0;
+		c->grow_filter = filter;
+		c->grow_bits = bits;
+	} else {
+		free(c->old_cells);
+		free(c->grow_filter);
+		free(c->cells);
+		free(c->filter);
+		c->old_cells = NULL;
+		c->grow_filter = NULL;
+		c->filter = filter;
+		c->filter_bits = bits;
+	}
 	c->cells = cells;
 	c->n_cells = n_cells;
-	c->filter = filter;
-	c->filter_bits = bits;
 	c->index_cap = cap;
-	for (uint32_t j = 0; move && j < n_old; j++) {
-		if (old[j] == 0)
-			continue;
-		uint32_t i = cache_home(c, (uint32_t)(old[j] >> 32));
-		while (cells[i] != 0)
-			i = cache_next_cell(c, i);
-		cells[i] = old[j];
-		filter_add(c, cache_entry_at(c, (cache_ref)old[j]));
-	}
-	free(old);
 	return 0;
 }
 
@@ -353,6 +430,8 @@ bool cache_room(cache *c)
 		return true;
 	if (c->index_cap >= c->o.entries)
 		return false;
+	if (c->old_cells != NULL)
+		grow_step(c, UINT32_MAX);  /* CACHE_MOVE_STEP an insert ends a growth before this */
 	uint64_t cap = (uint64_t)c->index_cap * 2;
 	if (cap > c->o.entries)
 		cap = c->o.entries;
@@ -399,6 +478,10 @@ void cache_flush(cache *c)
 	slab_clear(&c->slab);
 	/* small again; on ENOMEM the big one stays, emptied */
 	if (c->index_cap <= first_cap(c) || index_make(c, first_cap(c), false) < 0) {
+		if (c->old_cells != NULL) {
+			c->move_pos = c->n_old_cells;  /* nothing left to move */
+			grow_done(c);
+		}
 		memset(c->cells, 0, (size_t)c->n_cells * sizeof(*c->cells));
 		memset(c->filter, 0, (size_t)1 << c->filter_bits);
 	}
@@ -414,6 +497,8 @@ void cache_free(cache *c)
 	slab_clear(&c->slab);
 	free(c->cells);
 	free(c->filter);
+	free(c->old_cells);
+	free(c->grow_filter);
 	free(c);
 }
 

@@ -212,7 +212,7 @@ static inline __attribute__((always_inline)) size_t serve(cache *c, const wire_q
 		c->st.misses++;
 		return 0;
 	}
-	cache_entry *e = cache_entry_at(c, (cache_ref)c->cells[i]);
+	cache_entry *e = cache_entry_at(c, (cache_ref)cache_cell(c, i));
 	uint32_t life_s = ce_life(e);
 	uint64_t age = cache_age_ms(c, e, now_ms), life = (uint64_t)life_s * 1000;
 	unsigned flags = e->flags;

@@ -136,8 +136,20 @@ static inline void *slab_ptr(const cache_slab *s, cache_ref ref)
  * them small again. A cache that holds a few thousand answers (a home
  * network, a hot set) then probes a few tens of KiB that stay in the CPU's
  * caches, not arrays sized for the limit, and takes only their memory.
+ *
+ * A doubling moves the cells a few at a time, CACHE_MOVE_STEP with each
+ * insert, not all at once: moving 65,536 entries at once had stalled the
+ * worker 3.5-4.5 ms (every query in that time waited), and it grows with
+ * the cache. While it moves, old_cells holds what is not moved yet: a
+ * lookup that misses in cells goes on there (cache_find_old), an insert
+ * goes to cells. A moved or deleted old cell becomes CACHE_TOMB, so the
+ * probe runs of the ones left stay whole. The filter queries read,
+ * filter, still counts every entry at the old size; grow_filter, at the
+ * new size, counts those in cells, and replaces it when the move is done.
  */
 #define CACHE_INDEX_FIRST 1024
+/* A cell with ref 0 (never a ref) and a hash: gone from old_cells. */
+#define CACHE_TOMB 0xFFFFFFFF00000000ull
 struct cache {
 	cache_opts o;
 	cache_stats st;
@@ -146,6 +158,11 @@ struct cache {
 	uint32_t index_cap;       /* entries the index is made for now (<= o.entries) */
 	uint8_t *filter;          /* the miss filter (below): 1 << filter_bits counters */
 	unsigned filter_bits;
+	uint64_t *old_cells;      /* while the index grows: the cells not moved yet, else NULL */
+	uint32_t n_old_cells;
+	uint32_t move_pos;        /* the next old cell to move */
+	uint8_t *grow_filter;     /* while it grows: the filter for cells, 1 << grow_bits */
+	unsigned grow_bits;
 	uint64_t base;            /* born is relative to this (ms) */
 	bool based;               /* base was set (at the first insert) */
 	cache_slab slab;
@@ -318,13 +335,19 @@ static inline uint32_t cache_next_cell(const cache *c, uint32_t i)
 
 /* The slot of a name (n >= 1) from words a and b: its first 8 octets and
  * its last 8 (both its octets and zeros past them when n < 8). */
-static inline uint32_t cache_filter_slot(const cache *c, uint64_t a, uint64_t b, size_t n,
-					 uint16_t qtype)
+static inline uint64_t cache_filter_hash(uint64_t a, uint64_t b, size_t n, uint16_t qtype)
 {
 	const uint64_t fold = 0x2020202020202020ull;
 	uint64_t h = (a | fold) * 0x9E3779B97F4A7C15ull;
-	h ^= ((b | fold) ^ ((uint64_t)qtype << 8 | n)) * 0xC2B2AE3D27D4EB4Full;
-	return (uint32_t)(h >> (64 - c->filter_bits));
+	return h ^ ((b | fold) ^ ((uint64_t)qtype << 8 | n)) * 0xC2B2AE3D27D4EB4Full;
+}
+
+/* The slot: the hash's top filter_bits bits, so a filter twice the size
+ * splits each slot in two. */
+static inline uint32_t cache_filter_slot(const cache *c, uint64_t a, uint64_t b, size_t n,
+					 uint16_t qtype)
+{
+	return (uint32_t)(cache_filter_hash(a, b, n, qtype) >> (64 - c->filter_bits));
 }
 
 /* The slot of q (a query: its qname array has room to read 8 octets). */
@@ -341,8 +364,12 @@ static inline uint32_t cache_filter_slot_q(const cache *c, const wire_query *q)
 	return cache_filter_slot(c, a, b, n, q->qtype);
 }
 
-/* The cell that holds the entry for k, or -1. Inline: every query that
- * may be answered from the cache probes it once. */
+/* The cell for k, not moved yet while the index grows (n_cells + its
+ * index in old_cells), or -1. */
+long cache_find_old(const cache *c, const cache_key *k);
+
+/* The cell that holds the entry for k, or -1; cache_cell reads it. Inline:
+ * every query that may be answered from the cache probes it once. */
 static inline long cache_find(const cache *c, const cache_key *k)
 {
 	size_t klen = (size_t)k->name_len + 4;
@@ -350,7 +377,7 @@ static inline long cache_find(const cache *c, const cache_key *k)
 	for (uint32_t i = cache_home(c, k->hash);; i = cache_next_cell(c, i)) {
 		uint64_t cell = c->cells[i];
 		if (cell == 0)
-			return -1;
+			return c->old_cells == NULL ? -1 : cache_find_old(c, k);
 		if ((uint32_t)(cell >> 32) != k->hash)
 			continue;
 		const cache_entry *e = cache_entry_at(c, (cache_ref)cell);
@@ -361,6 +388,12 @@ static inline long cache_find(const cache *c, const cache_key *k)
 		    cache_key_eq(e->reply + WIRE_HDR_LEN, k->b, klen))
 			return (long)i;
 	}
+}
+
+/* The cell at index i, a cache_find result. */
+static inline uint64_t cache_cell(const cache *c, long i)
+{
+	return (uint64_t)i < c->n_cells ? c->cells[i] : c->old_cells[(uint64_t)i - c->n_cells];
 }
 
 /* Expired, and past any use for serve-stale. */

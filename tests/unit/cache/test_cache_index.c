@@ -1,7 +1,7 @@
 /*
  * test_cache_index.c: the cache's own machinery: the open-addressing index
  * under churn (against a model), its growth from CACHE_INDEX_FIRST to the
- * limit and back at a flush, the slab (big entries, memory given back),
+ * limit (a few cells moved with each insert) and back at a flush, the slab (big entries, memory given back),
  * 32-bit times (a rebase after 49 days), long lifetimes.
  */
 #include "cache_test.h"
@@ -399,6 +399,141 @@ static void test_index_grows(void **state)
 	cache_free(c);
 }
 
+static void insert_ttl(cache *c, int i, uint32_t ttl, uint64_t now)
+{
+	wire_query q;
+	q_of(&q, i);
+	assert_true(ct_insert(c, &q, named_reply(i, ttl), now));
+}
+
+/* Where the index holds name i: 1 in cells, 2 not moved yet (old_cells),
+ * 0 nowhere. */
+static int where(cache *c, int i)
+{
+	wire_query q;
+	cache_key k;
+	q_of(&q, i);
+	cache_key_make(c, &q, &k);
+	long at = cache_find(c, &k);
+	return at < 0 ? 0 : (uint64_t)at < c->n_cells ? 1 : 2;
+}
+
+/* Names 0..n-1 that are there: found, the right answer, and the filter
+ * lets them through; returns how many. */
+static uint64_t count_found(cache *c, int n, uint64_t now)
+{
+	uint64_t found = 0;
+	for (int i = 0; i < n; i++) {
+		int got = lookup(c, i, now);
+		assert_true(got == -1 || got == i);
+		if (got == i) {
+			wire_query q;
+			q_of(&q, i);
+			assert_true(cache_may_have(c, &q));
+			found++;
+		}
+	}
+	return found;
+}
+
+/*
+ * A growth moves the old cells a few with each insert (cache_impl.h):
+ * while it does, entries not moved yet are found, answered, replaced,
+ * expired and evicted where they are, the filter hides none of them, and
+ * the growth ends with every cell moved and the bigger filter in place. A
+ * flush in the middle drops it.
+ */
+static void test_growth_moves_gradually(void **state)
+{
+	(void)state;
+	enum { F = CACHE_INDEX_FIRST, N = 2 * CACHE_INDEX_FIRST + 52 };
+	cache *c = ct_cache(N, NULL);
+	const cache_stats *st = cache_get_stats(c);
+	uint64_t now = T0;
+
+	/* even names live 1 s, odd ones 300 s */
+	for (int i = 0; i < F; i++)
+		insert_ttl(c, i, i % 2 ? 300 : 1, now);
+	assert_null(c->old_cells);
+	unsigned small_bits = c->filter_bits;
+	insert_ttl(c, F, 300, now);   /* the growth starts */
+	assert_non_null(c->old_cells);
+	assert_int_equal(c->index_cap, 2 * F);
+	assert_int_equal(c->filter_bits, small_bits);  /* the old filter, until the end */
+	int in_old = 0, in_cells = 0;
+	for (int i = 0; i <= F; i++) {
+		int w = where(c, i);
+		assert_true(w != 0);
+		in_old += w == 2;
+		in_cells += w == 1;
+	}
+	assert_true(in_old > F / 2);   /* most not moved yet */
+	assert_true(in_cells >= 1);
+	assert_int_equal(count_found(c, F + 1, now), F + 1);
+
+	/* an old one replaced stays one entry, with the new answer */
+	int r = -1;
+	for (int i = 1; i < F && r < 0; i += 2)
+		if (where(c, i) == 2)
+			r = i;
+	assert_true(r > 0);
+	insert_ttl(c, r, 600, now);
+	assert_int_equal(where(c, r) != 0, 1);
+	assert_int_equal(st->entries, F + 1);
+	assert_int_equal(lookup(c, r, now), r);
+
+	/* 2 s on, the even names expire: asking for them drops them, wherever
+	 * they are; the odd ones stay */
+	now += 2000;
+	for (int i = 0; i < F; i += 2)
+		assert_int_equal(lookup(c, i, now), -1);
+	assert_int_equal(st->entries, F / 2 + 1);
+	assert_int_equal(count_found(c, F + 1, now), F / 2 + 1);
+
+	/* more inserts move the rest: the growth ends, tombs and all */
+	int next = F + 1;
+	while (c->old_cells != NULL && next < 2 * F)
+		insert_ttl(c, next++, 300, now);
+	assert_null(c->old_cells);
+	assert_null(c->grow_filter);
+	assert_true(c->filter_bits > small_bits);
+	assert_true(next - (F + 1) <= (int)(2 * F + 8) / 8 + 1);  /* CACHE_MOVE_STEP cells an insert */
+	assert_int_equal(count_found(c, next, now), st->entries);
+
+	/* to the limit: the last growth (to N) cannot end before the cache is
+	 * full, so the clock evicts entries from both tables meanwhile */
+	while (st->entries < 2 * F)
+		insert_ttl(c, next++, 300, now);
+	insert_ttl(c, next++, 300, now);
+	assert_non_null(c->old_cells);
+	assert_int_equal(c->index_cap, N);
+	int last = next;
+	while (c->old_cells != NULL) {
+		insert_ttl(c, next, 300, now);
+		assert_int_equal(lookup(c, next, now), next);
+		next++;
+		assert_true(st->entries <= N);
+	}
+	assert_true(st->evictions > 0);
+	assert_true(next > last + 52);
+	assert_int_equal(count_found(c, next, now), st->entries);
+
+	/* a flush in the middle of a growth */
+	cache_flush(c);
+	for (int i = 0; i <= F; i++)
+		insert_ttl(c, i, 300, now);
+	assert_non_null(c->old_cells);
+	cache_flush(c);
+	assert_null(c->old_cells);
+	assert_null(c->grow_filter);
+	assert_int_equal(c->index_cap, F);
+	assert_int_equal(count_found(c, F + 1, now), 0);
+	for (int i = 0; i <= F; i++)
+		insert_ttl(c, i, 300, now);
+	assert_int_equal(count_found(c, F + 1, now), F + 1);
+	cache_free(c);   /* in the middle of a growth again: ASan sees the rest freed */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_clock_across_sizes),
 		cmocka_unit_test(test_filter_never_hides),
 		cmocka_unit_test(test_index_grows),
+		cmocka_unit_test(test_growth_moves_gradually),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
