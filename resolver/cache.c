@@ -192,18 +192,14 @@ void cache_add(cache *c, uint32_t hash, cache_ref ref)
 
 long cache_find_old(const cache *c, const cache_key *k)
 {
-	size_t klen = (size_t)k->name_len + 4;
 	uint32_t n = c->n_old_cells;
 
 	for (uint32_t i = (uint32_t)(((uint64_t)k->hash * n) >> 32);; i = i + 1 == n ? 0 : i + 1) {
 		uint64_t cell = c->old_cells[i];
 		if (cell == 0)
 			return -1;
-		if ((uint32_t)cell == 0 || (uint32_t)(cell >> 32) != k->hash)
-			continue;  /* a tomb, or another hash */
-		const cache_entry *e = cache_entry_at(c, (cache_ref)cell);
-		if ((e->flags & CE_KEY) == k->bits && ce_len(e) >= WIRE_HDR_LEN + klen &&
-		    cache_key_eq(e->reply + WIRE_HDR_LEN, k->b, klen))
+		/* a tomb (ref 0) is skipped: its hash may be anyone's */
+		if ((uint32_t)cell != 0 && (uint32_t)(cell >> 32) == k->hash && cache_cell_is(c, cell, k))
 			return (long)c->n_cells + i;
 	}
 }
